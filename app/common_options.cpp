@@ -1,0 +1,81 @@
+#include "common_options.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "core/error.h"
+
+namespace hs3fit::app {
+
+GlobalOptions& global_options() {
+  static GlobalOptions g;
+  return g;
+}
+
+void print(const std::string& text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+}
+
+void add_model_options(CLI::App* cmd, ModelOptions& o) {
+  cmd->add_option("workspace", o.workspace, "Workspace JSON file (pyhf), or - for standard input")->required();
+  cmd->add_option("-p,--patch", o.patches,
+                  "Apply a JSON Patch file, or one patch of a pyhf patchset as FILE:NAME (repeatable, applied in order)");
+  cmd->add_option("--patchset", o.patchset, "pyhf patchset file; --patch NAME then names the patch to apply");
+  cmd->add_option("-m,--measurement", o.measurement, "Measurement to use (default: the first)");
+  cmd->add_option("--poi", o.poi, "Parameter of interest (default: the measurement's)");
+  cmd->add_option("--set,--setParameters", o.set, "Initial values: NAME=VALUE[,NAME=VALUE...]")->delimiter('\0');
+  cmd->add_option("--fix,--freezeParameters", o.fix, "Fix parameters: NAME[=VALUE][,...] (at VALUE or their initial value)")
+      ->delimiter('\0');
+  cmd->add_option("--float", o.release, "Release parameters the workspace fixes: NAME[,NAME...]")->delimiter('\0');
+  cmd->add_option("--bounds,--setParameterRanges", o.bounds, "Bounds: NAME=LO:HI[,NAME=LO:HI...]")->delimiter('\0');
+  cmd->add_option("--normsys-interp", o.normsys_interp, "Interpolation code for normsys: code0, code1, code2, code4 (default), code4p");
+  cmd->add_option("--histosys-interp", o.histosys_interp, "Interpolation code for histosys: code0, code1, code2, code4, code4p (default)");
+}
+
+namespace {
+model::Interp parse_interp(const std::string& s, const char* option) {
+  if (s == "code0" || s == "0") return model::Interp::Code0;
+  if (s == "code1" || s == "1") return model::Interp::Code1;
+  if (s == "code2" || s == "2") return model::Interp::Code2;
+  if (s == "code4" || s == "4") return model::Interp::Code4;
+  if (s == "code4p" || s == "4p") return model::Interp::Code4p;
+  throw Error(ErrorKind::Usage, option, "unknown interpolation code '" + s + "' (expected code0, code1, code2, code4 or code4p)");
+}
+}  // namespace
+
+LoadOptions to_load_options(const ModelOptions& o) {
+  LoadOptions lo;
+  if (!o.patchset.empty()) {
+    if (o.patches.empty()) {
+      lo.patches.push_back({o.patchset, ""});
+    } else {
+      for (const std::string& name : o.patches) lo.patches.push_back({o.patchset, name});
+    }
+  } else {
+    for (const std::string& p : o.patches) lo.patches.push_back(pyhf::parse_patch_argument(p));
+  }
+  lo.build.measurement = o.measurement;
+  if (!o.poi.empty()) lo.build.poi = o.poi;
+  if (!o.normsys_interp.empty()) lo.build.normsys_interp = parse_interp(o.normsys_interp, "--normsys-interp");
+  if (!o.histosys_interp.empty()) lo.build.histosys_interp = parse_interp(o.histosys_interp, "--histosys-interp");
+  for (const auto& s : o.set) {
+    auto v = model::parse_assignments(s, "--set");
+    lo.overrides.set.insert(lo.overrides.set.end(), v.begin(), v.end());
+  }
+  for (const auto& s : o.fix) {
+    auto v = model::parse_fix_list(s, "--fix");
+    lo.overrides.fix.insert(lo.overrides.fix.end(), v.begin(), v.end());
+  }
+  for (const auto& s : o.release) {
+    auto v = model::parse_name_list(s);
+    lo.overrides.release.insert(lo.overrides.release.end(), v.begin(), v.end());
+  }
+  for (const auto& s : o.bounds) {
+    auto v = model::parse_ranges(s, "--bounds");
+    lo.overrides.bounds.insert(lo.overrides.bounds.end(), v.begin(), v.end());
+  }
+  return lo;
+}
+
+}  // namespace hs3fit::app

@@ -1,0 +1,41 @@
+// Options shared by the subcommands that load a model (fit, eval, ...).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "workspace.h"
+
+namespace CLI { class App; }
+
+namespace hs3fit::app {
+
+struct ModelOptions {
+  std::string workspace;
+  std::vector<std::string> patches;  // -p/--patch FILE[:NAME]
+  std::string patchset;              // --patchset FILE (with --patch NAME)
+  std::string measurement;
+  std::string poi;
+  std::vector<std::string> set, fix, release, bounds;
+  std::string normsys_interp, histosys_interp;
+};
+
+void add_model_options(CLI::App* cmd, ModelOptions& o);
+LoadOptions to_load_options(const ModelOptions& o);
+
+// Exit codes (documented in README.md).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitNotConverged = 1;
+inline constexpr int kExitBadInput = 2;
+inline constexpr int kExitInternal = 3;
+
+// Global state set by main: JSON output requested, verbosity.
+struct GlobalOptions {
+  int verbosity = 0;
+  bool quiet = false;
+};
+GlobalOptions& global_options();
+
+// Write to stdout in one piece.
+void print(const std::string& text);
+
+}  // namespace hs3fit::app

@@ -1,0 +1,47 @@
+// hs3fit: statistical inference on HS3 and pyhf JSON likelihoods.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <spdlog/spdlog.h>
+
+#include "commands.h"
+#include "common_options.h"
+#include "core/error.h"
+#include "core/log.h"
+
+int main(int argc, char** argv) {
+  using namespace hs3fit;
+  CLI::App app{"hs3fit: fits, scans and limits on HS3 and pyhf JSON likelihoods"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "hs3fit 0.1.0");
+  int verbose = 0;
+  bool quiet = false;
+  app.add_flag("-v,--verbose", verbose, "More log output on stderr (-vv for debug)");
+  app.add_flag("-q,--quiet", quiet, "Only errors on stderr");
+  app.parse_complete_callback([&] {
+    app::global_options().verbosity = verbose;
+    app::global_options().quiet = quiet;
+    init_logging(quiet ? -1 : verbose == 0 ? 0 : verbose);
+  });
+  init_logging(0);
+
+  int exit_code = app::kExitOk;
+  app::register_fit(app, exit_code);
+  app::register_eval(app, exit_code);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : app::kExitBadInput;
+  } catch (const Error& e) {
+    spdlog::error("{}", e.what());
+    return e.kind() == ErrorKind::Internal ? app::kExitInternal : app::kExitBadInput;
+  } catch (const std::bad_alloc&) {
+    spdlog::error("out of memory");
+    return app::kExitInternal;
+  } catch (const std::exception& e) {
+    spdlog::error("internal error: {}", e.what());
+    return app::kExitInternal;
+  }
+  return exit_code;
+}

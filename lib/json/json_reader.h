@@ -1,0 +1,82 @@
+// Reading JSON with simdjson (DOM) while tracking the JSON pointer of every value, so that
+// every error names the exact place (`/channels/0/samples/2/data: expected array of numbers`).
+#pragma once
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <simdjson.h>
+
+namespace hs3fit::json {
+
+class Node {
+ public:
+  Node(simdjson::dom::element element, std::string pointer)
+      : element_(element), pointer_(std::move(pointer)) {}
+
+  const std::string& pointer() const { return pointer_; }
+  simdjson::dom::element raw() const { return element_; }
+
+  bool is_object() const { return element_.is_object(); }
+  bool is_array() const { return element_.is_array(); }
+  bool is_number() const { return element_.is_number(); }
+  bool is_string() const { return element_.is_string(); }
+  bool is_bool() const { return element_.is_bool(); }
+  bool is_null() const { return element_.is_null(); }
+  // "object", "array", "number", "string", "boolean", "null".
+  std::string type_name() const;
+
+  // Object access. `at` throws "missing required field" naming this node's pointer.
+  Node at(std::string_view key) const;
+  std::optional<Node> get(std::string_view key) const;
+  std::vector<std::pair<std::string, Node>> members() const;
+
+  // Array access.
+  std::vector<Node> elements() const;
+  size_t size() const;  // number of elements (array) or members (object)
+
+  // Scalars; each throws "expected <type>, found <type>" at this node's pointer.
+  double as_number() const;          // finite number
+  std::string as_string() const;
+  bool as_bool() const;
+  std::vector<double> as_numbers() const;      // array of finite numbers
+  std::vector<std::string> as_strings() const; // array of strings
+
+  [[noreturn]] void fail(const std::string& what) const;
+
+ private:
+  void expect(bool ok, const char* expected) const;
+  simdjson::dom::element element_;
+  std::string pointer_;
+};
+
+// A parsed document; owns the buffer and the parser that Nodes point into.
+class Document {
+ public:
+  Node root() const;
+  const std::string& source() const { return source_; }
+
+ private:
+  friend Document parse(std::string text, std::string source);
+  std::string source_;
+  std::unique_ptr<simdjson::dom::parser> parser_;
+  simdjson::dom::element root_;
+};
+
+// Maximum nesting depth accepted (deeper input is refused, never a stack overflow).
+inline constexpr size_t kMaxDepth = 256;
+
+// Parse JSON text. `source` names it in error messages (a file name or "<stdin>").
+// Syntax errors report the byte offset and line:column of the problem.
+Document parse(std::string text, std::string source);
+
+// Read a file ("-" reads standard input) and parse it.
+Document parse_file(const std::string& path);
+
+// Read a whole file into a string ("-" = stdin); throws Error(Io) when unreadable.
+std::string read_text(const std::string& path);
+
+}  // namespace hs3fit::json

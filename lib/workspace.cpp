@@ -1,0 +1,58 @@
+#include "workspace.h"
+
+#include <chrono>
+
+#include "core/error.h"
+#include "json/json_reader.h"
+#include "pyhf/pyhf_spec.h"
+
+namespace hs3fit {
+
+namespace {
+LoadedModel load(const std::string& path, const LoadOptions& options);
+}
+
+LoadedModel load_model(const std::string& path, const LoadOptions& options) {
+  try {
+    return load(path, options);
+  } catch (const Error& e) {
+    // Name the file in front of a bare JSON pointer.
+    if (e.kind() == ErrorKind::Input && !e.where().empty() && e.where()[0] == '/')
+      throw Error(e.kind(), (path == "-" ? std::string("<stdin>") : path) + ":" + e.where(), e.message());
+    throw;
+  }
+}
+
+namespace {
+LoadedModel load(const std::string& path, const LoadOptions& options) {
+  using Clock = std::chrono::steady_clock;
+  LoadedModel out;
+  auto t0 = Clock::now();
+  std::string text = json::read_text(path);
+  out.bytes = text.size();
+  json::Document doc = json::parse(std::move(text), path == "-" ? "<stdin>" : path);
+  if (!options.patches.empty()) doc = pyhf::apply_patches(doc, options.patches);
+  out.source = doc.source();
+  auto t1 = Clock::now();
+  json::Node root = doc.root();
+  if (!root.is_object()) root.fail("expected a workspace object at the top level, found " + root.type_name());
+  if (pyhf::looks_like_pyhf(root)) {
+    pyhf::Workspace ws = pyhf::read_workspace(root);
+    out.format = "pyhf";
+    out.measurement = ws.measurement(options.build.measurement).name;
+    out.model = model::build_from_pyhf(ws, options.build);
+  } else if (root.get("distributions") || root.get("metadata")) {
+    throw Error(ErrorKind::Input, doc.source(),
+                "HS3 workspaces are not supported yet (this build reads pyhf JSON workspaces: an object with 'channels')");
+  } else {
+    root.fail("not a workspace: expected a pyhf workspace (with 'channels', 'observations', 'measurements')");
+  }
+  model::apply_overrides(out.model, options.overrides);
+  auto t2 = Clock::now();
+  out.parse_s = std::chrono::duration<double>(t1 - t0).count();
+  out.build_s = std::chrono::duration<double>(t2 - t1).count();
+  return out;
+}
+}  // namespace
+
+}  // namespace hs3fit

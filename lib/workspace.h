@@ -1,0 +1,32 @@
+// Loading a workspace file into a Model: read (simdjson), apply patches, detect the format,
+// validate, build. The one entry point the CLI and the tests use.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "model/histfactory_builder.h"
+#include "model/model.h"
+#include "model/overrides.h"
+#include "pyhf/patchset.h"
+
+namespace hs3fit {
+
+struct LoadOptions {
+  std::vector<pyhf::PatchRequest> patches;
+  model::BuildOptions build;
+  model::ParameterOverrides overrides;
+};
+
+struct LoadedModel {
+  model::Model model;
+  std::string source;       // file name (+ patches)
+  std::string format;       // "pyhf"
+  std::string measurement;  // measurement used
+  size_t bytes = 0;         // size of the JSON text
+  double parse_s = 0;       // read + parse (+ patch) time
+  double build_s = 0;       // validation + model building time
+};
+
+LoadedModel load_model(const std::string& path, const LoadOptions& options = {});
+
+}  // namespace hs3fit
