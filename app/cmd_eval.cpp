@@ -17,17 +17,26 @@ struct EvalCommand {
   ModelOptions model;
   bool json = false;
   bool gradient = false;
+  std::string point;
 };
 }  // namespace
 
+namespace {
 void register_eval(CLI::App& app, int& exit_code) {
   auto opts = std::make_shared<EvalCommand>();
   CLI::App* cmd = app.add_subcommand("eval", "Evaluate -ln L (and its gradient) at the initial point or at --set values");
   add_model_options(cmd, opts->model);
   cmd->add_flag("--json", opts->json, "Print the result as JSON");
   cmd->add_flag("-g,--gradient", opts->gradient, "Also print the exact gradient d(-ln L)/dθ");
+  cmd->add_option("--point", opts->point,
+                  "JSON file with parameter values (hs3fit/pyhf fit output, or an object NAME: value); --set applies on top");
   cmd->callback([opts, &exit_code] {
-    LoadedModel lm = load_model(opts->model.workspace, to_load_options(opts->model));
+    LoadOptions lo = to_load_options(opts->model);
+    if (!opts->point.empty()) {
+      auto point = read_parameter_point(opts->point);
+      lo.overrides.set.insert(lo.overrides.set.begin(), point.begin(), point.end());
+    }
+    LoadedModel lm = load_model(opts->model.workspace, lo);
     tape::Tape tp = tape::compile(lm.model);
     eval::Evaluator ev(tp);
     report::EvalResult e;
@@ -46,5 +55,9 @@ void register_eval(CLI::App& app, int& exit_code) {
     print(opts->json ? report::eval_json(lm.model, e, info) : report::eval_table(lm.model, e, info));
   });
 }
+
+}  // namespace
+
+static CommandRegistration registration("eval", register_eval);
 
 }  // namespace hs3fit::app

@@ -22,6 +22,7 @@ struct FitCommand {
 };
 }  // namespace
 
+namespace {
 void register_fit(CLI::App& app, int& exit_code) {
   auto opts = std::make_shared<FitCommand>();
   CLI::App* cmd = app.add_subcommand("fit", "Maximum-likelihood fit: best-fit values, errors, correlations");
@@ -54,5 +55,9 @@ void register_fit(CLI::App& app, int& exit_code) {
     print(opts->json ? report::fit_json(lm.model, r, info) : report::fit_table(lm.model, r, info));
   });
 }
+
+}  // namespace
+
+static CommandRegistration registration("fit", register_fit);
 
 }  // namespace hs3fit::app

@@ -8,6 +8,13 @@
 #include "core/error.h"
 #include "core/log.h"
 
+namespace hs3fit::app {
+std::map<std::string, RegisterFn>& command_registry() {
+  static std::map<std::string, RegisterFn> registry;
+  return registry;
+}
+}  // namespace hs3fit::app
+
 int main(int argc, char** argv) {
   using namespace hs3fit;
   CLI::App app{"hs3fit: fits, scans and limits on HS3 and pyhf JSON likelihoods"};
@@ -25,8 +32,7 @@ int main(int argc, char** argv) {
   init_logging(0);
 
   int exit_code = app::kExitOk;
-  app::register_fit(app, exit_code);
-  app::register_eval(app, exit_code);
+  for (auto& [name, register_command] : app::command_registry()) register_command(app, exit_code);
 
   try {
     app.parse(argc, argv);

@@ -12,6 +12,22 @@ namespace {
 LoadedModel load(const std::string& path, const LoadOptions& options);
 }
 
+std::vector<std::pair<std::string, double>> read_parameter_point(const std::string& path) {
+  json::Document doc = json::parse_file(path);
+  json::Node node = doc.root();
+  if (!node.is_object()) node.fail("expected an object of parameter values");
+  if (auto b = node.get("bestfit")) node = *b;
+  if (auto m = node.get("mle_parameters")) node = *m;
+  else if (auto p = node.get("parameters"); p && p->is_object()) node = *p;
+  std::vector<std::pair<std::string, double>> out;
+  for (const auto& [name, value] : node.members()) {
+    if (value.is_number()) out.emplace_back(name, value.as_number());
+    else if (value.is_array() && value.size() >= 1) out.emplace_back(name, value.elements()[0].as_number());
+    else value.fail("expected a number or [value, error]");
+  }
+  return out;
+}
+
 LoadedModel load_model(const std::string& path, const LoadOptions& options) {
   try {
     return load(path, options);

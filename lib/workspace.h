@@ -27,6 +27,11 @@ struct LoadedModel {
   double build_s = 0;       // validation + model building time
 };
 
+// A parameter point from a JSON file: an object NAME → value (or [value, error]), either at the
+// top level or under "mle_parameters" (hs3fit/pyhf fit output), "parameters" or
+// "bestfit"/"parameters" (shared/reference files).
+std::vector<std::pair<std::string, double>> read_parameter_point(const std::string& path);
+
 LoadedModel load_model(const std::string& path, const LoadOptions& options = {});
 
 }  // namespace hs3fit

@@ -319,7 +319,58 @@ Attempt run_attempt(Problem& problem, const Eigen::VectorXd& start, const FitOpt
   return a;
 }
 
+// Covariance and errors the way Minuit reports them (see minimize()).
+HesseResult minuit_covariance(Problem& problem, const Eigen::VectorXd& best_t, const Curvature& curv, double errordef) {
+  HesseResult r;
+  r.free = problem.free();
+  const size_t n = problem.n();
+  r.errors.assign(problem.params().size(), 0.0);
+  const auto N = static_cast<Eigen::Index>(n);
+  Eigen::MatrixXd h = curv.h_int * (1.0 / (2.0 * errordef));
+  Eigen::MatrixXd v_int;
+  Eigen::LLT<Eigen::MatrixXd> llt(h);
+  if (llt.info() == Eigen::Success && h.allFinite()) {
+    v_int = llt.solve(Eigen::MatrixXd::Identity(N, N));
+    r.valid = true;
+  } else if (h.allFinite()) {
+    // Minuit's MnPosDef: scale to unit diagonal, lift non-positive eigenvalues, flag it.
+    Eigen::VectorXd d = h.diagonal().cwiseAbs().cwiseMax(1e-300).cwiseSqrt().cwiseInverse();
+    Eigen::MatrixXd scaled = d.asDiagonal() * h * d.asDiagonal();
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(scaled);
+    Eigen::VectorXd ev = es.eigenvalues();
+    const double floor = 1e-3 * std::max(ev.maxCoeff(), 1e-300);
+    for (Eigen::Index i = 0; i < ev.size(); ++i) ev[i] = std::max(ev[i], floor);
+    v_int = d.asDiagonal() * (es.eigenvectors() * ev.cwiseInverse().asDiagonal() * es.eigenvectors().transpose()) * d.asDiagonal();
+    r.forced_posdef = true;
+  }
+  if (v_int.size() == 0) return r;
+  Eigen::VectorXd J(N);
+  for (size_t j = 0; j < n; ++j) J[static_cast<Eigen::Index>(j)] = problem.transform(j).dx_dt(best_t[static_cast<Eigen::Index>(j)]);
+  r.covariance = J.asDiagonal() * v_int * J.asDiagonal();
+  for (size_t j = 0; j < n; ++j) {
+    const auto jj = static_cast<Eigen::Index>(j);
+    const Transform& tr = problem.transform(j);
+    const double t = best_t[jj], sigma = std::sqrt(std::max(0.0, v_int(jj, jj)));
+    const double x0 = tr.external(t);
+    double up = std::fabs(tr.external(t + sigma) - x0), down = std::fabs(tr.external(t - sigma) - x0);
+    if (tr.kind == Transform::Kind::Both && sigma > 1) up = tr.hi - tr.lo;
+    r.errors[r.free[j]] = 0.5 * (up + down);
+  }
+  return r;
+}
+
 }  // namespace
+
+HesseResult hesse(const Objective& objective, const std::vector<model::Parameter>& parameters, const std::vector<double>& x,
+                  double errordef) {
+  quiet_glog();
+  std::vector<model::Parameter> at_x = parameters;
+  for (size_t i = 0; i < at_x.size(); ++i) at_x[i].init = x[i];
+  Problem problem(objective, at_x);
+  Eigen::VectorXd t(static_cast<Eigen::Index>(problem.n()));
+  for (size_t j = 0; j < problem.n(); ++j) t[static_cast<Eigen::Index>(j)] = problem.transform(j).internal(x[problem.free()[j]]);
+  return minuit_covariance(problem, t, curvature(problem, t), errordef);
+}
 
 Eigen::MatrixXd gradient_fd_hessian(const Objective& objective, const std::vector<double>& x0,
                                     const std::vector<uint32_t>& free, const std::vector<model::Parameter>& parameters,
@@ -404,38 +455,11 @@ FitResult minimize(const Objective& objective, const std::vector<model::Paramete
       best.curv = curvature(problem, best.t);
       best.have_curv = true;
     }
-    Eigen::MatrixXd h = best.curv.h_int * (1.0 / (2.0 * opt.errordef));
-    Eigen::MatrixXd v_int;
-    const auto N = static_cast<Eigen::Index>(n);
-    Eigen::LLT<Eigen::MatrixXd> llt(h);
-    if (llt.info() == Eigen::Success && h.allFinite()) {
-      v_int = llt.solve(Eigen::MatrixXd::Identity(N, N));
-      r.covariance_valid = true;
-    } else if (h.allFinite()) {
-      // Minuit's MnPosDef: scale to unit diagonal, lift non-positive eigenvalues, flag it.
-      Eigen::VectorXd d = h.diagonal().cwiseAbs().cwiseMax(1e-300).cwiseSqrt().cwiseInverse();
-      Eigen::MatrixXd scaled = d.asDiagonal() * h * d.asDiagonal();
-      Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(scaled);
-      Eigen::VectorXd ev = es.eigenvalues();
-      const double floor = 1e-3 * std::max(ev.maxCoeff(), 1e-300);
-      for (Eigen::Index i = 0; i < ev.size(); ++i) ev[i] = std::max(ev[i], floor);
-      v_int = d.asDiagonal() * (es.eigenvectors() * ev.cwiseInverse().asDiagonal() * es.eigenvectors().transpose()) * d.asDiagonal();
-      r.covariance_forced_posdef = true;
-    }
-    if (v_int.size() > 0) {
-      Eigen::VectorXd J(N);
-      for (size_t j = 0; j < n; ++j) J[static_cast<Eigen::Index>(j)] = problem.transform(j).dx_dt(best.t[static_cast<Eigen::Index>(j)]);
-      r.covariance = J.asDiagonal() * v_int * J.asDiagonal();
-      for (size_t j = 0; j < n; ++j) {
-        const auto jj = static_cast<Eigen::Index>(j);
-        const Transform& tr = problem.transform(j);
-        const double t = best.t[jj], sigma = std::sqrt(std::max(0.0, v_int(jj, jj)));
-        const double x0 = tr.external(t);
-        double up = std::fabs(tr.external(t + sigma) - x0), down = std::fabs(tr.external(t - sigma) - x0);
-        if (tr.kind == Transform::Kind::Both && sigma > 1) up = tr.hi - tr.lo;
-        r.errors[r.free[j]] = 0.5 * (up + down);
-      }
-    }
+    HesseResult hr = minuit_covariance(problem, best.t, best.curv, opt.errordef);
+    r.covariance = std::move(hr.covariance);
+    r.covariance_valid = hr.valid;
+    r.covariance_forced_posdef = hr.forced_posdef;
+    r.errors = std::move(hr.errors);
   }
   r.time_hessian_s = seconds_since(t1);
 

@@ -50,6 +50,20 @@ struct FitResult {
   double time_hessian_s = 0;
 };
 
+struct HesseResult {
+  std::vector<double> errors;  // every parameter; 0 for fixed ones
+  std::vector<uint32_t> free;
+  Eigen::MatrixXd covariance;  // free × free
+  bool valid = false;          // Hessian positive definite
+  bool forced_posdef = false;
+};
+
+// Errors and covariance at the point x (all parameters), as Minuit's HESSE reports them:
+// the Hessian inverted in internal (bound-transformed) coordinates, errors mapped back with
+// Minuit's Int2extError, covariance with the Jacobian. Away from bounds this is H⁻¹.
+HesseResult hesse(const Objective& objective, const std::vector<model::Parameter>& parameters, const std::vector<double>& x,
+                  double errordef = 0.5);
+
 FitResult minimize(const Objective& objective, const std::vector<model::Parameter>& parameters,
                    const FitOptions& options = {});
 
