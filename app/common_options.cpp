@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <fstream>
 
 #include "core/error.h"
 
@@ -15,6 +16,20 @@ GlobalOptions& global_options() {
 void print(const std::string& text) {
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
+}
+
+void write_output(const std::string& path, const std::string& text) {
+  if (path.empty() || path == "-") {
+    print(text);
+    return;
+  }
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    out << text;
+    if (!out) throw Error(ErrorKind::Io, path, "cannot write file");
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error(ErrorKind::Io, path, "cannot write file");
 }
 
 void add_model_options(CLI::App* cmd, ModelOptions& o) {

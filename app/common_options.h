@@ -38,4 +38,7 @@ GlobalOptions& global_options();
 // Write to stdout in one piece.
 void print(const std::string& text);
 
+// Write `text` to `path` atomically (temp file + rename), or to stdout when path is "" or "-".
+void write_output(const std::string& path, const std::string& text);
+
 }  // namespace hs3fit::app

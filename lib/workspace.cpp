@@ -56,6 +56,7 @@ LoadedModel load(const std::string& path, const LoadOptions& options) {
     pyhf::Workspace ws = pyhf::read_workspace(root);
     out.format = "pyhf";
     out.measurement = ws.measurement(options.build.measurement).name;
+    for (const auto& m : ws.measurements) out.measurements.push_back(m.name);
     out.model = model::build_from_pyhf(ws, options.build);
   } else if (root.get("distributions") || root.get("metadata")) {
     throw Error(ErrorKind::Input, doc.source(),

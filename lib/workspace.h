@@ -22,6 +22,7 @@ struct LoadedModel {
   std::string source;       // file name (+ patches)
   std::string format;       // "pyhf"
   std::string measurement;  // measurement used
+  std::vector<std::string> measurements;  // all measurements in the file
   size_t bytes = 0;         // size of the JSON text
   double parse_s = 0;       // read + parse (+ patch) time
   double build_s = 0;       // validation + model building time
