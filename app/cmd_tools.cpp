@@ -2,6 +2,7 @@
 // (Three small subcommands that share their read → transform → validate → write path.)
 #include <CLI/CLI.hpp>
 #include <memory>
+#include <spdlog/spdlog.h>
 
 #include "commands.h"
 #include "common_options.h"
@@ -32,10 +33,16 @@ void validate_and_write(const json::Value& result, const std::string& output) {
   std::string text = json::serialize(result);
   json::Document doc = json::parse(text, "<result>");
   pyhf::Workspace ws = pyhf::read_workspace(doc.root());
+  // pyhf writes workspaces whose measurements cannot all build a model (e.g. a combined lumi
+  // modifier without that measurement's lumi configuration); say so, as pyhf would at fit time.
   for (const auto& m : ws.measurements) {
     model::BuildOptions bo;
     bo.measurement = m.name;
-    model::build_from_pyhf(ws, bo);
+    try {
+      model::build_from_pyhf(ws, bo);
+    } catch (const Error& e) {
+      spdlog::warn("measurement '{}' of the result cannot be fitted: {}", m.name, e.what());
+    }
   }
   write_output(output, text + "\n");
 }
