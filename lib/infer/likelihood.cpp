@@ -1,0 +1,75 @@
+#include "infer/likelihood.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "eval/evaluator.h"
+#include "tape/compiler.h"
+
+namespace hs3fit::infer {
+
+Dataset observed_dataset(const model::Model& m) {
+  Dataset d;
+  for (const model::Channel& c : m.channels) d.observed.push_back(c.observed);
+  for (const model::Constraint& c : m.constraints) d.aux.push_back(c.aux);
+  return d;
+}
+
+model::Model with_dataset(model::Model m, const Dataset& data) {
+  if (data.observed.size() != m.channels.size() || data.aux.size() != m.constraints.size())
+    throw Error(ErrorKind::Internal, "infer::with_dataset", "dataset does not match the model");
+  for (size_t i = 0; i < m.channels.size(); ++i) {
+    if (data.observed[i].size() != m.channels[i].observed.size())
+      throw Error(ErrorKind::Internal, "infer::with_dataset", "dataset does not match channel " + m.channels[i].name);
+    m.channels[i].observed = data.observed[i];
+  }
+  for (size_t j = 0; j < m.constraints.size(); ++j) m.constraints[j].aux = data.aux[j];
+  return m;
+}
+
+fit::FitOptions inference_fit_options(double tolerance) {
+  fit::FitOptions o;
+  o.tolerance = tolerance;
+  o.compute_covariance = false;
+  return o;
+}
+
+Likelihood::Likelihood(model::Model m, fit::FitOptions options)
+    : model_(std::move(m)), options_(options), tape_(std::make_unique<tape::Tape>(tape::compile(model_))),
+      evaluator_(std::make_unique<eval::Evaluator>(*tape_)) {}
+
+Likelihood::~Likelihood() = default;
+Likelihood::Likelihood(Likelihood&&) noexcept = default;
+Likelihood& Likelihood::operator=(Likelihood&&) noexcept = default;
+
+double Likelihood::nll(const std::vector<double>& x) { return evaluator_->nll(x.data()); }
+
+fit::FitResult Likelihood::minimize(const std::vector<FixedValue>& fixed, const std::vector<double>& start) {
+  std::vector<model::Parameter> params = model_.parameters;
+  if (!start.empty()) {
+    for (size_t i = 0; i < params.size(); ++i) {
+      model::Parameter& p = params[i];
+      if (!p.fixed) p.init = std::clamp(start[i], p.lo, p.hi);
+    }
+  }
+  for (const FixedValue& f : fixed) {
+    params[f.param].fixed = true;
+    params[f.param].init = f.value;
+  }
+  eval::Evaluator& ev = *evaluator_;
+  fit::Objective objective = [&ev](const double* x, double* g) { return g ? ev.nll_and_gradient(x, g) : ev.nll(x); };
+  return fit::minimize(objective, params, options_);
+}
+
+Dataset Likelihood::expected(const std::vector<double>& x) {
+  evaluator_->nll(x.data());
+  Dataset d;
+  for (size_t c = 0; c < model_.channels.size(); ++c) d.observed.push_back(evaluator_->channel_yields(c));
+  for (const model::Constraint& c : model_.constraints)
+    d.aux.push_back(c.kind == model::ConstraintKind::Gaussian ? x[c.param] : x[c.param] * c.tau);
+  return d;
+}
+
+Likelihood Likelihood::with_data(const Dataset& data) const { return Likelihood(with_dataset(model_, data), options_); }
+
+}  // namespace hs3fit::infer

@@ -1,0 +1,68 @@
+// One model with one dataset, compiled once, and the fits inference is made of: free fits and
+// conditional fits (some parameters held at given values), each optionally warm-started.
+// Inference changes data, never the model: an Asimov or toy dataset is a Dataset swapped into
+// a copy of the model and compiled again (compilation is cheap next to a fit).
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "fit/minimizer.h"
+#include "model/model.h"
+
+namespace hs3fit::tape { struct Tape; }
+namespace hs3fit::eval { class Evaluator; }
+
+namespace hs3fit::infer {
+
+// Everything −ln L reads as data: main-measurement counts per channel and one auxiliary datum
+// per constraint term (pyhf's `data = observations + auxdata`).
+struct Dataset {
+  std::vector<std::vector<double>> observed;  // model.channels order
+  std::vector<double> aux;                    // model.constraints order
+};
+
+Dataset observed_dataset(const model::Model& m);
+// The model with its data replaced (sizes must match; they do for datasets made from `m`).
+model::Model with_dataset(model::Model m, const Dataset& data);
+
+struct FixedValue {
+  uint32_t param;
+  double value;
+};
+
+// Fit settings for inference: the fit command's tolerance, no covariance (not needed).
+fit::FitOptions inference_fit_options(double tolerance = fit::FitOptions{}.tolerance);
+
+class Likelihood {
+ public:
+  explicit Likelihood(model::Model m, fit::FitOptions options = inference_fit_options());
+  ~Likelihood();
+  Likelihood(Likelihood&&) noexcept;
+  Likelihood& operator=(Likelihood&&) noexcept;
+
+  const model::Model& model() const { return model_; }
+  const fit::FitOptions& options() const { return options_; }
+  size_t num_params() const { return model_.parameters.size(); }
+
+  double nll(const std::vector<double>& x);
+
+  // Minimise −ln L with the parameters in `fixed` held at their values (on top of the ones the
+  // model fixes), starting from `start` (every parameter; empty = the model's initial values;
+  // values outside a bound are moved onto it). Fixed values may lie outside the bounds.
+  fit::FitResult minimize(const std::vector<FixedValue>& fixed = {}, const std::vector<double>& start = {});
+
+  // Expected data at x — main yields ν(x) and the expected auxiliary data (Gaussian: θ,
+  // Poisson: θ·τ). At a fitted point this is the Asimov dataset (pyhf's expected_data).
+  Dataset expected(const std::vector<double>& x);
+
+  // The same model with another dataset.
+  Likelihood with_data(const Dataset& data) const;
+
+ private:
+  model::Model model_;
+  fit::FitOptions options_;
+  std::unique_ptr<tape::Tape> tape_;
+  std::unique_ptr<eval::Evaluator> evaluator_;
+};
+
+}  // namespace hs3fit::infer
