@@ -50,18 +50,9 @@ AsymptoticCalculator::AsymptoticCalculator(const model::Model& m, CalculatorOpti
   asimov_ = data_.with_data(data_.expected(asimov_pars_.values));
   free_asimov_ = asimov_.minimize({}, asimov_pars_.values);
   record(free_asimov_, fits_, failed_, "free fit to the Asimov data", asimov_mu_);
-  starts_data_[free_data_.values[poi_]] = free_data_.values;
-  starts_data_[asimov_mu_] = asimov_pars_.values;
-  starts_asimov_[free_asimov_.values[poi_]] = free_asimov_.values;
-}
-
-fit::FitResult AsymptoticCalculator::conditional(Likelihood& l, std::map<double, std::vector<double>>& starts, double mu) {
-  // Warm start from the conditional fit at the nearest POI value done so far.
-  auto it = starts.lower_bound(mu);
-  if (it == starts.end() || (it != starts.begin() && mu - std::prev(it)->first < it->first - mu)) --it;
-  fit::FitResult r = l.minimize({{poi_, mu}}, it->second);
-  if (r.converged) starts[mu] = r.values;
-  return r;
+  profile_data_ = std::make_unique<Profile>(data_, poi_, free_data_);
+  profile_data_->add_start(asimov_pars_.values);
+  profile_asimov_ = std::make_unique<Profile>(asimov_, poi_, free_asimov_);
 }
 
 HypotestResult AsymptoticCalculator::hypotest(double mu) {
@@ -69,9 +60,9 @@ HypotestResult AsymptoticCalculator::hypotest(double mu) {
   if (ts == TestStat::Q0 && mu != 0) throw Error(ErrorKind::Usage, "--test-stat", "q0 tests POI = 0 only");
   HypotestResult h;
   h.poi = mu;
-  const fit::FitResult cd = conditional(data_, starts_data_, mu);
+  const fit::FitResult cd = profile_data_->at(mu);
   record(cd, fits_, failed_, "conditional fit to the data", mu);
-  const fit::FitResult ca = conditional(asimov_, starts_asimov_, mu);
+  const fit::FitResult ca = profile_asimov_->at(mu);
   record(ca, fits_, failed_, "conditional fit to the Asimov data", mu);
   h.converged = cd.converged && ca.converged;
   h.q_obs = test_statistic(ts, mu, cd.nll, free_data_.nll, free_data_.values[poi_]);

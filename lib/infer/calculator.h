@@ -5,7 +5,7 @@
 // (data and Asimov); the free fits of both datasets are done once.
 #pragma once
 #include <array>
-#include <map>
+#include <memory>
 #include <vector>
 
 #include "infer/asymptotics.h"
@@ -38,6 +38,8 @@ model::Model model_for_test_stat(model::Model m, TestStat ts);
 class AsymptoticCalculator {
  public:
   AsymptoticCalculator(const model::Model& m, CalculatorOptions options = {});
+  AsymptoticCalculator(const AsymptoticCalculator&) = delete;  // profiles refer to the likelihoods
+  AsymptoticCalculator& operator=(const AsymptoticCalculator&) = delete;
 
   HypotestResult hypotest(double mu);
 
@@ -52,14 +54,13 @@ class AsymptoticCalculator {
   int failed_fits() const { return failed_; }
 
  private:
-  fit::FitResult conditional(Likelihood& l, std::map<double, std::vector<double>>& starts, double mu);
   CalculatorOptions options_;
   uint32_t poi_ = 0;
   double asimov_mu_ = 0;
   Likelihood data_;
   Likelihood asimov_;
   fit::FitResult free_data_, asimov_pars_, free_asimov_;
-  std::map<double, std::vector<double>> starts_data_, starts_asimov_;  // warm starts by μ
+  std::unique_ptr<Profile> profile_data_, profile_asimov_;  // conditional fits in μ, warm-started
   int fits_ = 0, failed_ = 0;
 };
 

@@ -1,6 +1,7 @@
 #include "infer/likelihood.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "core/error.h"
 #include "eval/evaluator.h"
@@ -71,5 +72,19 @@ Dataset Likelihood::expected(const std::vector<double>& x) {
 }
 
 Likelihood Likelihood::with_data(const Dataset& data) const { return Likelihood(with_dataset(model_, data), options_); }
+
+Profile::Profile(Likelihood& likelihood, uint32_t param, const fit::FitResult& start)
+    : likelihood_(likelihood), param_(param) {
+  starts_[start.values[param]] = start.values;
+}
+
+fit::FitResult Profile::at(double value) {
+  auto it = starts_.lower_bound(value);
+  if (it == starts_.end() || (it != starts_.begin() && value - std::prev(it)->first < it->first - value)) --it;
+  fit::FitResult r = likelihood_.minimize({{param_, value}}, it->second);
+  ++fits_;
+  if (r.converged) starts_[value] = r.values;
+  return r;
+}
 
 }  // namespace hs3fit::infer

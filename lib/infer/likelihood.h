@@ -3,6 +3,7 @@
 // Inference changes data, never the model: an Asimov or toy dataset is a Dataset swapped into
 // a copy of the model and compiled again (compilation is cheap next to a fit).
 #pragma once
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -63,6 +64,24 @@ class Likelihood {
   fit::FitOptions options_;
   std::unique_ptr<tape::Tape> tape_;
   std::unique_ptr<eval::Evaluator> evaluator_;
+};
+
+// The profile of −ln L along one parameter: conditional fits with that parameter fixed, each
+// warm-started from the fit at the nearest value done so far (the start point at first).
+class Profile {
+ public:
+  Profile(Likelihood& likelihood, uint32_t param, const fit::FitResult& start);
+  fit::FitResult at(double value);
+  // Another warm-start point (a fit at values[param]).
+  void add_start(const std::vector<double>& values) { starts_[values[param_]] = values; }
+  uint32_t param() const { return param_; }
+  int fits() const { return fits_; }
+
+ private:
+  Likelihood& likelihood_;
+  uint32_t param_;
+  std::map<double, std::vector<double>> starts_;
+  int fits_ = 0;
 };
 
 }  // namespace hs3fit::infer

@@ -1,0 +1,55 @@
+// Profile-likelihood scans in one or two parameters: at every grid point a conditional fit
+// (the scanned parameters fixed, all others profiled), warm-started from the neighbouring
+// point; 2ΔNLL = 2(−ln L(point) − min −ln L). In 1D the 68 % / 95 % CL intervals are where
+// 2ΔNLL crosses the χ²₁ thresholds (1, 3.84); in 2D the thresholds are those of χ²₂ (2.30, 5.99).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "infer/likelihood.h"
+
+namespace hs3fit::infer {
+
+struct ScanAxis {
+  uint32_t param = 0;
+  std::vector<double> values;
+};
+
+// n evenly spaced values from lo to hi inclusive (n ≥ 2; n = 1 gives lo).
+std::vector<double> linspace(double lo, double hi, int n);
+
+struct ScanPoint {
+  std::vector<double> coords;  // one value per axis
+  double nll = 0;              // −ln L at the conditional minimum
+  double delta_twice_nll = 0;  // 2(nll − nll_min)
+  bool converged = false;
+  std::string status;          // the fit's status
+  std::vector<double> values;  // every parameter at the conditional minimum
+};
+
+struct ScanInterval {
+  double cl = 0;         // confidence level
+  double threshold = 0;  // 2ΔNLL at the crossings
+  double lo = 0, hi = 0;
+  bool lo_found = false, hi_found = false;  // false: no crossing inside the scanned range
+};
+
+struct ScanResult {
+  std::vector<uint32_t> params;
+  std::vector<std::vector<double>> axes;
+  std::vector<ScanPoint> points;  // first axis slowest
+  fit::FitResult best;            // the free fit
+  double nll_min = 0;             // min(free fit, scan points): the 2ΔNLL reference
+  int failed_fits = 0;
+  std::vector<ScanInterval> intervals;  // 1D scans: 68.27 % and 95 % CL
+};
+
+// `best` is the free fit of `likelihood` (its minimum is the 2ΔNLL reference).
+ScanResult profile_scan(Likelihood& likelihood, const std::vector<ScanAxis>& axes, const fit::FitResult& best);
+
+// Crossing points of a 1D scan with the χ²₁ threshold of `cl`: linear interpolation of
+// ±√(2ΔNLL) between neighbouring points (exact for a parabolic profile), the free fit's
+// minimum included as a point when it lies inside the scanned range.
+ScanInterval scan_interval(const ScanResult& scan, double cl);
+
+}  // namespace hs3fit::infer
