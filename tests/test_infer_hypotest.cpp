@@ -117,3 +117,31 @@ TEST_CASE("asymptotic CLs at POI = 1 matches pyhf's hypotest on every reference 
   }
   std::cout << fmt::format("hypotest: max |CLs_obs - pyhf| = {:.2e}, max |CLs_exp - pyhf| = {:.2e}\n", worst_obs, worst_exp);
 }
+
+TEST_CASE("discovery significance matches pyhf's q0 hypotest", "[infer][pyhf]") {
+  // pyhf 0.7.6: hypotest(0.0, data, model, test_stat="q0", return_expected_set=True) with
+  // scipy_optimizer(tolerance=1e-12); c2p-* with the POI bounds [0, 10] of its reference file.
+  struct Case { const char* id; double p0; std::array<double, 5> p0_exp; };
+  const Case cases[] = {
+      {"histfactory-example", 0.029423318601989948,
+       {0.00010134691576050089, 0.0033074378743502236, 0.04311441409666983, 0.23710831035533902, 0.6119345768651219}},
+      {"bayes-SH4b-toy", 0.12514909084278458,
+       {1.9979531576309188e-05, 0.0009426950432013175, 0.017527771491618892, 0.13399219492826958, 0.45711039924981006}},
+      {"c2p-one-bin-sys-normsys-uncorr", 6.224314684323526e-32,
+       {2.0608423659185422e-34, 2.6423348134874675e-29, 1.2559380335744054e-24, 2.216354138926899e-20, 1.454997488012489e-16}},
+      {"atlas-mbj-Gtt-0L-B", 0.4658536421685366,
+       {0.00014943315356848356, 0.0044446725419620605, 0.05301682079188013, 0.2688546432352809, 0.6494067535241658}},
+  };
+  for (const Case& c : cases) {
+    INFO(c.id);
+    const infertest::PyhfReference ref = infertest::read_pyhf_reference(infertest::shared(std::string("reference/pyhf/") + c.id + ".json"));
+    const infer::Significance s = infer::discovery_significance(load_model(ref.workspace, ref.load_options()).model);
+    CHECK(s.converged);
+    // compared as significances Z = Φ⁻¹(1 − p), so that tiny p-values are compared sensibly
+    auto z = [](double p) { return -infer::normal_quantile(p); };
+    CHECK(z(s.p0) == Approx(z(c.p0)).margin(1e-4));
+    CHECK(s.z0 == Approx(z(c.p0)).margin(1e-4));
+    for (size_t k = 0; k < 5; ++k) CHECK(z(s.p0_exp_band[k]) == Approx(z(c.p0_exp[k])).margin(1e-4));
+    CHECK(s.z0_exp == Approx(z(c.p0_exp[2])).margin(1e-4));
+  }
+}

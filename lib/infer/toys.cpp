@@ -181,4 +181,34 @@ ToyHypotest ToyCalculator::hypotest(double mu) {
   return t;
 }
 
+UpperLimitResult toy_upper_limit(ToyCalculator& calc, UpperLimitOptions o, std::vector<ToyHypotest>* hypotests) {
+  const model::Parameter& poi = calc.model().parameters[calc.poi()];
+  if (std::isnan(o.lo)) o.lo = std::isfinite(poi.lo) ? poi.lo : 0.0;
+  if (std::isnan(o.hi)) o.hi = std::isfinite(poi.hi) ? poi.hi : std::max(1.0, o.lo + 1.0);
+  {
+    AsymptoticCalculator asymptotic(calc.model(), {calc.test_stat(), calc.fit_options()});
+    UpperLimitOptions ao = o;
+    ao.rtol = 1e-3;
+    const UpperLimitResult guess = asymptotic_upper_limit(asymptotic, ao);
+    o.initial_points.clear();
+    double largest = guess.obs;
+    o.initial_points.push_back(guess.obs);
+    for (double e : guess.exp) {
+      o.initial_points.push_back(e);
+      largest = std::max(largest, e);
+    }
+    o.initial_points.push_back(1.5 * largest);
+    spdlog::debug("asymptotic limits as starting points: observed {:.4g}, expected median {:.4g}", guess.obs, guess.exp[2]);
+  }
+  o.cls_is_one_at_lo = calc.test_stat() == TestStat::QmuTilde && o.lo == 0;
+  return upper_limit(
+      [&](double mu) {
+        ToyHypotest t = calc.hypotest(mu);
+        const HypotestResult& h = t.result;
+        if (hypotests) hypotests->push_back(std::move(t));
+        return ClsCurves{h.obs.cls, h.exp[0].cls, h.exp[1].cls, h.exp[2].cls, h.exp[3].cls, h.exp[4].cls};
+      },
+      o);
+}
+
 }  // namespace hs3fit::infer

@@ -20,6 +20,7 @@
 #include "infer/calculator.h"
 #include "infer/likelihood.h"
 #include "infer/random.h"
+#include "infer/upper_limit.h"
 
 namespace hs3fit::infer {
 
@@ -58,6 +59,8 @@ class ToyCalculator {
   const fit::FitResult& free_fit() const { return free_data_; }
   const model::Model& model() const { return data_.model(); }
   int threads() const { return threads_; }
+  TestStat test_stat() const { return options_.test_stat; }
+  const fit::FitOptions& fit_options() const { return options_.fit; }
   long long fits() const { return fits_; }
 
  private:
@@ -73,5 +76,11 @@ class ToyCalculator {
   std::vector<ToyFit> background_free_;  // free fits of the background-only toys, made once
   long long fits_ = 0;
 };
+
+// CLs upper limits from toys: the asymptotic limits (cheap) are tested first as guesses, then
+// each curve is solved by Brent's method on the toy CLs (which is a step function of μ with
+// the same toys: keep rtol coarse, 5e-3 by default in the CLI). `hypotests`, if not null,
+// receives every toy hypothesis test.
+UpperLimitResult toy_upper_limit(ToyCalculator& calc, UpperLimitOptions options, std::vector<ToyHypotest>* hypotests = nullptr);
 
 }  // namespace hs3fit::infer

@@ -40,13 +40,25 @@ UpperLimitResult upper_limit(const ClsFunction& cls, const UpperLimitOptions& o)
   std::array<bool, 6> below_at_lo{};
   for (size_t k = 0; k < 6; ++k) below_at_lo[k] = at_lo[k] < level;
 
+  auto all_below = [level](const ClsCurves& v) {
+    for (double x : v)
+      if (x >= level) return false;
+    return true;
+  };
+  for (double mu : o.initial_points)
+    if (mu > o.lo) eval(mu);
   double hi = o.hi;
-  for (;;) {
-    const ClsCurves& at_hi = eval(hi);
-    bool all_below = true;
-    for (size_t k = 0; k < 6; ++k) all_below = all_below && !(at_hi[k] >= level) ;
-    if (all_below) break;
-    if (hi * 2 > o.max_poi) break;
+  bool bracketed = false;
+  for (const auto& [mu, v] : r.tested) {
+    if (mu > o.lo && all_below(v)) {
+      hi = mu;
+      bracketed = true;
+      break;
+    }
+  }
+  while (!bracketed) {
+    bracketed = all_below(eval(hi));
+    if (bracketed || hi * 2 > o.max_poi) break;
     hi *= 2;
   }
   if (hi > o.hi) r.warnings.push_back(fmt::format("the search range was extended beyond the POI's upper bound {:g} to {:g}", o.hi, hi));

@@ -5,7 +5,7 @@
 //
 // Bracketing: the search starts on [lo, hi] (the POI's bounds). While a curve is still above
 // the level at hi, hi is doubled (up to `max_poi`); a curve below the level at lo puts that
-// limit at lo. Each curve is then solved on the tightest bracket among all points tested so
+// limit at lo. Initial guesses, when given, are tested first and can stand in for hi. Each curve is then solved on the tightest bracket among all points tested so
 // far, so later curves reuse earlier hypothesis tests.
 #pragma once
 #include <array>
@@ -29,6 +29,9 @@ struct UpperLimitOptions {
   int max_hypotests = 400;
   // CLs is known to be 1 at lo (q̃μ with lo = 0): no hypothesis test there.
   bool cls_is_one_at_lo = false;
+  // Points tested first (guesses of the limits, e.g. asymptotic ones for toys); when one of
+  // them is below the level on every curve, the range is not extended beyond it.
+  std::vector<double> initial_points;
 };
 
 struct UpperLimitResult {
