@@ -45,6 +45,10 @@ void add_model_options(CLI::App* cmd, ModelOptions& o) {
   cmd->add_option("--float", o.release, "Release parameters the workspace fixes: NAME[,NAME...]")->delimiter('\0');
   cmd->add_option("--bounds,--setParameterRanges", o.bounds, "Bounds: NAME=LO:HI[,NAME=LO:HI...]")->delimiter('\0');
   cmd->add_option("--normsys-interp", o.normsys_interp, "Interpolation code for normsys: code0, code1, code2, code4 (default), code4p");
+  cmd->add_option("--analysis", o.analysis, "HS3: analysis to use (default: the first)");
+  cmd->add_option("--likelihood", o.likelihoods, "HS3: likelihood(s) to use instead of the analysis' (repeatable; parameters shared by name)");
+  cmd->add_option("--shapesys-vals", o.shapesys_vals, "HS3: shapesys 'vals' are relative or absolute uncertainties (default auto)")
+      ->check(CLI::IsMember({"auto", "relative", "absolute"}));
   cmd->add_option("--histosys-interp", o.histosys_interp, "Interpolation code for histosys: code0, code1, code2, code4, code4p (default)");
 }
 
@@ -71,6 +75,10 @@ LoadOptions to_load_options(const ModelOptions& o) {
     for (const std::string& p : o.patches) lo.patches.push_back(pyhf::parse_patch_argument(p));
   }
   lo.build.measurement = o.measurement;
+  lo.hs3.analysis = o.analysis;
+  lo.hs3.likelihoods = o.likelihoods;
+  if (o.shapesys_vals == "relative") lo.hs3.shapesys_vals = hs3::ShapesysVals::Relative;
+  if (o.shapesys_vals == "absolute") lo.hs3.shapesys_vals = hs3::ShapesysVals::Absolute;
   if (!o.poi.empty()) lo.build.poi = o.poi;
   if (!o.normsys_interp.empty()) lo.build.normsys_interp = parse_interp(o.normsys_interp, "--normsys-interp");
   if (!o.histosys_interp.empty()) lo.build.histosys_interp = parse_interp(o.histosys_interp, "--histosys-interp");

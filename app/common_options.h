@@ -17,6 +17,9 @@ struct ModelOptions {
   std::string poi;
   std::vector<std::string> set, fix, release, bounds;
   std::string normsys_interp, histosys_interp;
+  std::string analysis;                  // HS3
+  std::vector<std::string> likelihoods;  // HS3
+  std::string shapesys_vals;             // HS3: auto, relative, absolute
 };
 
 void add_model_options(CLI::App* cmd, ModelOptions& o);

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   using namespace hs3fit;
   CLI::App app{"hs3fit: fits, scans and limits on HS3 and pyhf JSON likelihoods"};
   app.require_subcommand(1);
+  app.fallthrough();  // -v/-q also work after the subcommand
   app.set_version_flag("--version", "hs3fit 0.1.0");
   int verbose = 0;
   bool quiet = false;

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include <spdlog/spdlog.h>
+
 #include "core/error.h"
 #include "json/json_reader.h"
 #include "pyhf/pyhf_spec.h"
@@ -58,11 +60,23 @@ LoadedModel load(const std::string& path, const LoadOptions& options) {
     out.measurement = ws.measurement(options.build.measurement).name;
     for (const auto& m : ws.measurements) out.measurements.push_back(m.name);
     out.model = model::build_from_pyhf(ws, options.build);
-  } else if (root.get("distributions") || root.get("metadata")) {
-    throw Error(ErrorKind::Input, doc.source(),
-                "HS3 workspaces are not supported yet (this build reads pyhf JSON workspaces: an object with 'channels')");
+  } else if (hs3::looks_like_hs3(root)) {
+    if (!options.patches.empty()) spdlog::debug("patches applied to an HS3 document");
+    hs3::Options ho = options.hs3;
+    ho.normsys_interp = options.build.normsys_interp;
+    ho.histosys_interp = options.build.histosys_interp;
+    hs3::Result r = hs3::build_model(root, ho);
+    out.format = "hs3";
+    out.measurement = r.selection;
+    out.measurements = r.analyses.empty() ? r.likelihoods : r.analyses;
+    out.model = std::move(r.model);
+    if (options.build.poi) {
+      auto idx = out.model.find_parameter(*options.build.poi);
+      if (!idx) throw Error(ErrorKind::Usage, "--poi", "no parameter named '" + *options.build.poi + "' in the likelihood");
+      out.model.poi = *idx;
+    }
   } else {
-    root.fail("not a workspace: expected a pyhf workspace (with 'channels', 'observations', 'measurements')");
+    root.fail("not a workspace: expected a pyhf workspace (with 'channels', 'observations', 'measurements') or an HS3 document (with 'metadata', 'distributions', 'likelihoods')");
   }
   model::apply_overrides(out.model, options.overrides);
   auto t2 = Clock::now();

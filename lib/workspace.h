@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "hs3/hs3_histfactory.h"
 #include "model/histfactory_builder.h"
 #include "model/model.h"
 #include "model/overrides.h"
@@ -13,15 +14,16 @@ namespace hs3fit {
 
 struct LoadOptions {
   std::vector<pyhf::PatchRequest> patches;
-  model::BuildOptions build;
+  model::BuildOptions build;  // pyhf
+  hs3::Options hs3;           // HS3
   model::ParameterOverrides overrides;
 };
 
 struct LoadedModel {
   model::Model model;
   std::string source;       // file name (+ patches)
-  std::string format;       // "pyhf"
-  std::string measurement;  // measurement used
+  std::string format;       // "pyhf" or "hs3"
+  std::string measurement;  // measurement (pyhf) or analysis/likelihood selection (HS3) used
   std::vector<std::string> measurements;  // all measurements in the file
   size_t bytes = 0;         // size of the JSON text
   double parse_s = 0;       // read + parse (+ patch) time
