@@ -1,14 +1,124 @@
 #include "json/json_reader.h"
 
+#include <algorithm>
+#include <cerrno>
 #include <cmath>
-#include <fstream>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fmt/format.h>
 #include <iostream>
-#include <iterator>
-#include <sstream>
+#include <sys/stat.h>
 
 #include "core/error.h"
 
 namespace hs3fit::json {
+
+// ---------------------------------------------------------------------------------------------
+// Display helpers
+
+namespace {
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 if the bytes there are not valid
+// UTF-8 (RFC 3629: no overlong forms, no surrogates, at most U+10FFFF).
+size_t utf8_sequence_length(std::string_view s, size_t i) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = b(i);
+  if (c < 0x80) return 1;
+  size_t n;
+  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) n = 2;
+  else if (c == 0xE0) { n = 3; lo = 0xA0; }
+  else if (c >= 0xE1 && c <= 0xEC) n = 3;
+  else if (c == 0xED) { n = 3; hi = 0x9F; }
+  else if (c >= 0xEE && c <= 0xEF) n = 3;
+  else if (c == 0xF0) { n = 4; lo = 0x90; }
+  else if (c >= 0xF1 && c <= 0xF3) n = 4;
+  else if (c == 0xF4) { n = 4; hi = 0x8F; }
+  else return 0;
+  if (i + n > s.size()) return 0;
+  if (b(i + 1) < lo || b(i + 1) > hi) return 0;
+  for (size_t k = 2; k < n; ++k)
+    if (b(i + k) < 0x80 || b(i + k) > 0xBF) return 0;
+  return n;
+}
+
+// Append `text` with control characters and invalid UTF-8 escaped, so that no message can
+// contain a newline or a terminal escape sequence.
+void append_printable(std::string& out, std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c == '\n') out += "\\n";
+    else if (c == '\t') out += "\\t";
+    else if (c == '\r') out += "\\r";
+    else if (c < 0x20 || c == 0x7F) out += fmt::format("\\u{:04x}", c);
+    else if (c < 0x80) out += static_cast<char>(c);
+    else {
+      const size_t n = utf8_sequence_length(text, i);
+      if (n == 0) {
+        out += fmt::format("\\x{:02x}", c);
+        ++i;
+        continue;
+      }
+      // C1 control characters (U+0080..U+009F) are terminal controls too.
+      if (n == 2 && c == 0xC2 && static_cast<unsigned char>(text[i + 1]) < 0xA0)
+        out += fmt::format("\\u{:04x}", static_cast<unsigned char>(text[i + 1]));
+      else out.append(text.substr(i, n));
+      i += n;
+      continue;
+    }
+    ++i;
+  }
+}
+
+// A reference token of a JSON pointer, escaped (RFC 6901) and printable; keys longer than
+// 200 bytes are cut (with "...") so that no message can grow with a key's length.
+std::string pointer_token(std::string_view key) {
+  constexpr size_t kMaxKey = 200;
+  bool cut = false;
+  if (key.size() > kMaxKey) {
+    size_t end = kMaxKey;
+    while (end > 0 && (static_cast<unsigned char>(key[end]) & 0xC0) == 0x80) --end;
+    key = key.substr(0, end);
+    cut = true;
+  }
+  std::string out;
+  append_printable(out, json_pointer_escape(std::string(key)));
+  return cut ? out + "..." : out;
+}
+
+std::string describe_byte(const std::string& s, size_t i) {
+  const unsigned char c = static_cast<unsigned char>(s[i]);
+  if (c >= 0x21 && c < 0x7F) return std::string("'") + static_cast<char>(c) + "'";
+  if (c == ' ') return "a space";
+  return fmt::format("byte 0x{:02X}", c);
+}
+
+std::string line_col(const std::string& s, size_t offset) {
+  size_t line = 1, col = 1;
+  for (size_t i = 0; i < offset && i < s.size(); ++i) {
+    if (s[i] == '\n') { ++line; col = 1; } else ++col;
+  }
+  return "line " + std::to_string(line) + ", column " + std::to_string(col);
+}
+
+}  // namespace
+
+std::string safe_quote(std::string_view text, size_t max_bytes) {
+  std::string body;
+  bool cut = false;
+  if (text.size() > max_bytes) {
+    size_t end = max_bytes;
+    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;  // UTF-8 boundary
+    text = text.substr(0, end);
+    cut = true;
+  }
+  append_printable(body, text);
+  return "'" + body + (cut ? "...'" : "'");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node
 
 std::string Node::type_name() const {
   switch (element_.type()) {
@@ -35,9 +145,8 @@ Node Node::at(std::string_view key) const {
   simdjson::dom::object obj;
   if (element_.get_object().get(obj) != simdjson::SUCCESS) expect(false, "object");
   simdjson::dom::element child;
-  if (obj.at_key(key).get(child) != simdjson::SUCCESS)
-    fail("missing required field '" + std::string(key) + "'");
-  return Node(child, pointer_ + "/" + json_pointer_escape(std::string(key)));
+  if (obj.at_key(key).get(child) != simdjson::SUCCESS) fail("missing required field " + safe_quote(key));
+  return Node(child, pointer_ + "/" + pointer_token(key));
 }
 
 std::optional<Node> Node::get(std::string_view key) const {
@@ -46,7 +155,7 @@ std::optional<Node> Node::get(std::string_view key) const {
   if (element_.get_object().get(obj) != simdjson::SUCCESS) expect(false, "object");
   simdjson::dom::element child;
   if (obj.at_key(key).get(child) != simdjson::SUCCESS) return std::nullopt;
-  return Node(child, pointer_ + "/" + json_pointer_escape(std::string(key)));
+  return Node(child, pointer_ + "/" + pointer_token(key));
 }
 
 std::vector<std::pair<std::string, Node>> Node::members() const {
@@ -56,7 +165,7 @@ std::vector<std::pair<std::string, Node>> Node::members() const {
   if (element_.get_object().get(obj) != simdjson::SUCCESS) expect(false, "object");
   for (auto field : obj) {
     std::string key(field.key);
-    out.emplace_back(key, Node(field.value, pointer_ + "/" + json_pointer_escape(key)));
+    out.emplace_back(key, Node(field.value, pointer_ + "/" + pointer_token(key)));
   }
   return out;
 }
@@ -67,6 +176,7 @@ std::vector<Node> Node::elements() const {
   size_t i = 0;
   simdjson::dom::array arr;
   if (element_.get_array().get(arr) != simdjson::SUCCESS) expect(false, "array");
+  out.reserve(arr.size());
   for (auto child : arr) out.emplace_back(child, pointer_ + "/" + std::to_string(i++));
   return out;
 }
@@ -106,7 +216,7 @@ std::vector<double> Node::as_numbers() const {
   for (auto child : arr) {
     double v;
     if (child.get_double().get(v) != simdjson::SUCCESS || !std::isfinite(v))
-      Node(child, pointer_ + "/" + std::to_string(i)).expect(false, "finite number");
+      Node(child, pointer_ + "/" + std::to_string(i)).expect(false, "number");
     out.push_back(v);
     ++i;
   }
@@ -119,101 +229,368 @@ std::vector<std::string> Node::as_strings() const {
   return out;
 }
 
+namespace {
+// Levenshtein distance, for "did you mean" hints on short keys.
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+}  // namespace
+
+void Node::check_keys(std::initializer_list<std::string_view> allowed, const char* what, ErrorCollector& problems) const {
+  simdjson::dom::object obj;
+  if (element_.get_object().get(obj) != simdjson::SUCCESS) return;  // the type error is reported by the reader
+  for (auto field : obj) {
+    if (std::find(allowed.begin(), allowed.end(), field.key) != allowed.end()) continue;
+    std::string list, hint;
+    size_t best = 3;
+    for (std::string_view k : allowed) {
+      list += (list.empty() ? "" : ", ") + std::string(k);
+      if (field.key.size() < 64) {
+        const size_t d = edit_distance(field.key, k);
+        if (d < best && obj.at_key(k).error() != simdjson::SUCCESS) { best = d; hint = std::string(k); }
+      }
+    }
+    problems.add(pointer_ + "/" + pointer_token(field.key),
+                 "unknown key " + safe_quote(field.key) + " in " + what +
+                     (hint.empty() ? " (allowed: " + list + ")" : " (did you mean '" + hint + "'?)"));
+  }
+}
+
 Node Document::root() const { return Node(root_, ""); }
+
+// ---------------------------------------------------------------------------------------------
+// Syntax errors: simdjson reports only an error code, so on the error path this scanner walks
+// the text once more, strictly by RFC 8259, and finds the first byte that cannot be valid JSON,
+// the JSON pointer of the value it belongs to, and what was expected there.
 
 namespace {
 
-// Locate the first syntax problem for the error message. simdjson reports only an error code;
-// this small scanner walks the text once (only on the error path) and returns the byte offset
-// of the first token that cannot be valid JSON, or the end of input if the text is truncated.
-size_t locate_syntax_error(const std::string& s) {
-  const size_t n = s.size();
-  size_t i = 0;
-  auto skip_ws = [&] {
-    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) ++i;
-  };
-  auto scan_string = [&]() -> bool {  // at the opening quote; false if unterminated/invalid
-    ++i;
-    while (i < n && s[i] != '"') {
-      if (static_cast<unsigned char>(s[i]) < 0x20) return false;
-      i += (s[i] == '\\') ? 2 : 1;
-    }
-    if (i >= n) return false;
-    ++i;
-    return true;
-  };
-  std::vector<char> stack;  // open containers: '{' or '['
-  enum class Want { Value, KeyOrClose, Key, Colon, CommaOrClose } want = Want::Value;
-  while (true) {
+struct SyntaxProblem {
+  size_t offset = 0;
+  std::string pointer;   // of the value being read ("" = before/at the root)
+  std::string message;
+  bool found = false;
+};
+
+class SyntaxScanner {
+ public:
+  explicit SyntaxScanner(const std::string& s) : s_(s), n_(s.size()) {}
+
+  SyntaxProblem scan() {
     skip_ws();
-    if (i >= n) return stack.empty() && want == Want::CommaOrClose ? n + 1 : n;
-    const char c = s[i];
-    if (want == Want::CommaOrClose && stack.empty()) return i;  // trailing garbage
-    switch (want) {
-      case Want::Value:
-        if (c == '{') { stack.push_back('{'); ++i; want = Want::KeyOrClose; continue; }
-        if (c == '[') {
-          stack.push_back('['); ++i; skip_ws();
-          if (i < n && s[i] == ']') { stack.pop_back(); ++i; want = Want::CommaOrClose; }
+    if (i_ >= n_) return problem(n_, "empty file: no JSON value");
+    Want want = Want::Value;
+    while (true) {
+      skip_ws();
+      if (i_ >= n_) {
+        if (stack_.empty() && want == Want::CommaOrClose) return {};  // complete: nothing found
+        std::string open = stack_.empty() ? "" : std::string(" (") + std::to_string(stack_.size()) + " unclosed " +
+                                                       (stack_.back().kind == '{' ? "object" : "array") +
+                                                       (stack_.size() > 1 ? "s" : "") + ")";
+        return problem(n_, "unexpected end of input" + open + ": " + expected_text(want));
+      }
+      const char c = s_[i_];
+      if (stack_.empty() && want == Want::CommaOrClose)
+        return problem(i_, "unexpected " + describe_byte(s_, i_) + " after the end of the JSON value");
+      switch (want) {
+        case Want::ValueOrClose:
+          if (c == ']') { close(); want = Want::CommaOrClose; continue; }
+          [[fallthrough]];
+        case Want::Value:
+          if (c == '{') { open('{'); want = Want::KeyOrClose; continue; }
+          if (c == '[') { open('['); want = Want::ValueOrClose; continue; }
+          if (!scalar()) return problem_;
+          want = Want::CommaOrClose;
+          continue;
+        case Want::KeyOrClose:
+          if (c == '}') { close(); want = Want::CommaOrClose; continue; }
+          [[fallthrough]];
+        case Want::Key: {
+          if (c != '"') {
+            if (c == '}' && want == Want::Key) return problem(i_, "trailing comma before '}' (expected another \"key\": value)");
+            return problem(i_, "expected a \"key\" in double quotes, found " + describe_byte(s_, i_));
+          }
+          std::string key;
+          if (!string_literal(&key)) return problem_;
+          stack_.back().key = pointer_token(key);
+          stack_.back().has_key = true;
+          want = Want::Colon;
           continue;
         }
-        if (c == '"') {
-          size_t start = i;
-          if (!scan_string()) return i >= n ? n : start;
-        } else if (c == '-' || (c >= '0' && c <= '9')) {
-          size_t start = i;
-          ++i;
-          while (i < n && std::string_view("0123456789.eE+-").find(s[i]) != std::string_view::npos) ++i;
-          std::string num = s.substr(start, i - start);
-          char* end = nullptr;
-          double v = std::strtod(num.c_str(), &end);
-          if (end != num.c_str() + num.size() || !std::isfinite(v)) return start;
-        } else if (s.compare(i, 4, "true") == 0) i += 4;
-        else if (s.compare(i, 5, "false") == 0) i += 5;
-        else if (s.compare(i, 4, "null") == 0) i += 4;
-        else return i;
-        want = Want::CommaOrClose;
-        continue;
-      case Want::KeyOrClose:
-        if (c == '}') { stack.pop_back(); ++i; want = Want::CommaOrClose; continue; }
-        [[fallthrough]];
-      case Want::Key: {
-        if (c != '"') return i;
-        size_t start = i;
-        if (!scan_string()) return i >= n ? n : start;
-        want = Want::Colon;
+        case Want::Colon:
+          if (c != ':') return problem(i_, "expected ':' after the key, found " + describe_byte(s_, i_));
+          ++i_;
+          want = Want::Value;
+          continue;
+        case Want::CommaOrClose: {
+          Frame& top = stack_.back();
+          if (c == ',') {
+            ++i_;
+            if (top.kind == '{') {
+              top.has_key = false;
+              want = Want::Key;
+            } else {
+              ++top.index;
+              skip_ws();
+              if (i_ < n_ && s_[i_] == ']') return problem(i_, "trailing comma before ']' (expected another value)");
+              want = Want::Value;
+            }
+            continue;
+          }
+          if ((c == '}' && top.kind == '{') || (c == ']' && top.kind == '[')) { close(); continue; }
+          return problem(i_, std::string("expected ',' or '") + (top.kind == '{' ? '}' : ']') + "' after " +
+                                 (top.kind == '{' ? "an object member" : "an array element") + ", found " + describe_byte(s_, i_));
+        }
+      }
+    }
+  }
+
+ private:
+  enum class Want { Value, ValueOrClose, KeyOrClose, Key, Colon, CommaOrClose };
+  struct Frame {
+    char kind;
+    size_t index = 0;
+    std::string key;
+    bool has_key = false;
+  };
+
+  std::string pointer() const {
+    std::string p;
+    for (const Frame& f : stack_) {
+      if (f.kind == '[') p += "/" + std::to_string(f.index);
+      else if (f.has_key) p += "/" + f.key;
+      else break;
+    }
+    return p;
+  }
+
+  std::string expected_text(Want want) const {
+    switch (want) {
+      case Want::Value: return "expected a value";
+      case Want::ValueOrClose: return "expected a value or ']'";
+      case Want::KeyOrClose: return "expected a \"key\" or '}'";
+      case Want::Key: return "expected a \"key\"";
+      case Want::Colon: return "expected ':'";
+      case Want::CommaOrClose: return std::string("expected ',' or '") + (stack_.back().kind == '{' ? '}' : ']') + "'";
+    }
+    return "";
+  }
+
+  SyntaxProblem problem(size_t offset, std::string message) {
+    problem_ = {offset, pointer(), std::move(message), true};
+    return problem_;
+  }
+
+  void open(char kind) {
+    stack_.push_back(Frame{kind, 0, std::string(), false});
+    ++i_;
+  }
+  void close() {
+    stack_.pop_back();
+    ++i_;
+  }
+
+  void skip_ws() {
+    while (i_ < n_ && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
+  }
+
+  static int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  }
+
+  // Reads \uXXXX at i_ (pointing at the backslash); returns the code unit or -1.
+  long read_u_escape(size_t at) const {
+    if (at + 6 > n_ || s_[at] != '\\' || s_[at + 1] != 'u') return -1;
+    long v = 0;
+    for (size_t k = at + 2; k < at + 6; ++k) {
+      const int h = hex_value(s_[k]);
+      if (h < 0) return -1;
+      v = v * 16 + h;
+    }
+    return v;
+  }
+
+  // A string at i_ (the opening quote). Keeps the raw text (escapes undone only roughly: enough
+  // for pointers in messages) in *out when given.
+  bool string_literal(std::string* out) {
+    const size_t start = i_;
+    ++i_;
+    while (true) {
+      if (i_ >= n_) {
+        problem(n_, "unexpected end of input: the string starting at byte offset " + std::to_string(start) + " is not closed");
+        return false;
+      }
+      const unsigned char c = static_cast<unsigned char>(s_[i_]);
+      if (c == '"') { ++i_; return true; }
+      if (c < 0x20) {
+        problem(i_, fmt::format("unescaped control character 0x{:02X} in a string (write it as \\u{:04x})", c, c));
+        return false;
+      }
+      if (c == '\\') {
+        if (i_ + 1 >= n_) { problem(n_, "unexpected end of input inside a string escape"); return false; }
+        const char e = s_[i_ + 1];
+        if (e == 'u') {
+          const long u = read_u_escape(i_);
+          if (u < 0) { problem(i_, "invalid \\u escape (expected 4 hexadecimal digits)"); return false; }
+          if (u >= 0xDC00 && u <= 0xDFFF) {
+            problem(i_, fmt::format("invalid \\u{:04x} escape: a low surrogate without a preceding high surrogate", u));
+            return false;
+          }
+          if (u >= 0xD800 && u <= 0xDBFF) {
+            const long low = read_u_escape(i_ + 6);
+            if (!(low >= 0xDC00 && low <= 0xDFFF)) {
+              problem(i_, fmt::format("invalid \\u{:04x} escape: a high surrogate must be followed by a \\uDC00-\\uDFFF escape", u));
+              return false;
+            }
+            if (out) *out += '?';
+            i_ += 12;
+            continue;
+          }
+          if (out) *out += u < 0x80 ? static_cast<char>(u) : '?';
+          i_ += 6;
+          continue;
+        }
+        if (std::strchr("\"\\/bfnrt", e) == nullptr || e == '\0') {
+          problem(i_, "invalid escape \\" + std::string(1, e) + " in a string (valid: \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)");
+          return false;
+        }
+        if (out) *out += e;
+        i_ += 2;
         continue;
       }
-      case Want::Colon:
-        if (c != ':') return i;
-        ++i;
-        want = Want::Value;
-        continue;
-      case Want::CommaOrClose:
-        if (c == ',') { ++i; want = stack.back() == '{' ? Want::Key : Want::Value; continue; }
-        if ((c == '}' && stack.back() == '{') || (c == ']' && stack.back() == '[')) {
-          stack.pop_back(); ++i;
-          continue;
+      if (c >= 0x80) {
+        const size_t len = utf8_sequence_length(s_, i_);
+        if (len == 0) {
+          problem(i_, fmt::format("invalid UTF-8 byte 0x{:02X} in a string (JSON text must be UTF-8)", c));
+          return false;
         }
-        return i;
+        if (out) out->append(s_, i_, len);
+        i_ += len;
+        continue;
+      }
+      if (out) *out += static_cast<char>(c);
+      ++i_;
     }
   }
-}
 
-std::string line_col(const std::string& s, size_t offset) {
-  size_t line = 1, col = 1;
-  for (size_t i = 0; i < offset && i < s.size(); ++i) {
-    if (s[i] == '\n') { ++line; col = 1; } else ++col;
+  bool number() {
+    const size_t start = i_;
+    size_t k = i_;
+    auto digits = [&] {
+      const size_t d0 = k;
+      while (k < n_ && s_[k] >= '0' && s_[k] <= '9') ++k;
+      return k - d0;
+    };
+    auto token_end = [&] {
+      size_t e = start;
+      while (e < n_ && (std::isalnum(static_cast<unsigned char>(s_[e])) || s_[e] == '.' || s_[e] == '+' || s_[e] == '-')) ++e;
+      return e;
+    };
+    auto malformed = [&](const std::string& why) {
+      const std::string tok = s_.substr(start, std::min<size_t>(token_end() - start, 40));
+      problem(start, "malformed number " + safe_quote(tok) + ": " + why);
+      return false;
+    };
+    if (k < n_ && s_[k] == '-') ++k;
+    if (k < n_ && (s_.compare(k, 8, "Infinity") == 0 || s_.compare(k, 3, "inf") == 0)) {
+      problem(start, "'" + s_.substr(start, k - start) + "Infinity' is not valid JSON (JSON numbers are finite)");
+      return false;
+    }
+    const size_t int_start = k;
+    const size_t nint = digits();
+    if (nint == 0) return malformed("expected a digit");
+    if (nint > 1 && s_[int_start] == '0') return malformed("leading zeros are not allowed");
+    bool integer = true;
+    if (k < n_ && s_[k] == '.') {
+      ++k;
+      integer = false;
+      if (digits() == 0) return malformed("expected a digit after '.'");
+    }
+    if (k < n_ && (s_[k] == 'e' || s_[k] == 'E')) {
+      ++k;
+      integer = false;
+      if (k < n_ && (s_[k] == '+' || s_[k] == '-')) ++k;
+      if (digits() == 0) return malformed("expected a digit in the exponent");
+    }
+    const std::string text = s_.substr(start, k - start);
+    if (integer) {
+      // simdjson keeps integers exact: they must fit a 64-bit integer.
+      errno = 0;
+      char* end = nullptr;
+      if (text[0] == '-') std::strtoll(text.c_str(), &end, 10);
+      else std::strtoull(text.c_str(), &end, 10);
+      if (errno == ERANGE) {
+        problem(start, "integer " + safe_quote(text, 40) + " does not fit in 64 bits (write it as a floating-point number, e.g. " +
+                           fmt::format("{:.6e}", std::strtod(text.c_str(), nullptr)) + ")");
+        return false;
+      }
+    } else {
+      const double v = std::strtod(text.c_str(), nullptr);
+      if (!std::isfinite(v)) {
+        problem(start, "number " + safe_quote(text, 40) + " is out of range (larger than the largest double, 1.8e308)");
+        return false;
+      }
+    }
+    i_ = k;
+    return true;
   }
-  return std::to_string(line) + ":" + std::to_string(col);
-}
 
-// Nesting depth check before simdjson (which would refuse too, but with a vague message).
+  bool scalar() {
+    const char c = s_[i_];
+    if (c == '"') return string_literal(nullptr);
+    if (c == '-' || (c >= '0' && c <= '9')) return number();
+    for (const char* lit : {"true", "false", "null"}) {
+      const size_t len = std::strlen(lit);
+      if (s_.compare(i_, len, lit) == 0 && (i_ + len >= n_ || !std::isalnum(static_cast<unsigned char>(s_[i_ + len])))) {
+        i_ += len;
+        return true;
+      }
+    }
+    size_t e = i_;
+    while (e < n_ && std::isalpha(static_cast<unsigned char>(s_[e]))) ++e;
+    const std::string word = s_.substr(i_, std::min<size_t>(e - i_, 40));
+    if (word == "NaN" || word == "nan" || word == "Infinity" || word == "inf")
+      problem(i_, "'" + word + "' is not valid JSON (JSON has no NaN or Infinity; a value must be a finite number)");
+    else if (c == '\'')
+      problem(i_, "strings must be in double quotes, found a single quote");
+    else if (c == '/' && i_ + 1 < n_ && (s_[i_ + 1] == '/' || s_[i_ + 1] == '*'))
+      problem(i_, "comments are not allowed in JSON");
+    else if (!word.empty())
+      problem(i_, "unexpected word " + safe_quote(word) + " (expected a value: number, string, true, false, null, object or array)");
+    else if (c == ',' || c == ']' || c == '}')
+      problem(i_, "expected a value, found " + describe_byte(s_, i_));
+    else
+      problem(i_, "unexpected " + describe_byte(s_, i_) + " (expected a value)");
+    return false;
+  }
+
+  const std::string& s_;
+  const size_t n_;
+  size_t i_ = 0;
+  std::vector<Frame> stack_;
+  SyntaxProblem problem_;
+};
+
+// Depth check before simdjson, so that no nesting can exhaust a stack (here or downstream).
 bool too_deep(const std::string& s, size_t& where) {
   size_t depth = 0;
   bool in_string = false;
   for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
+    const char c = s[i];
     if (in_string) {
       if (c == '\\') ++i;
       else if (c == '"') in_string = false;
@@ -229,44 +606,113 @@ bool too_deep(const std::string& s, size_t& where) {
   return false;
 }
 
+// simdjson keeps the first of duplicate keys, Python's json (and so pyhf) the last: refuse them
+// rather than read a number other tools would not. Recursion depth is bounded by kMaxDepth.
+void check_duplicate_keys(simdjson::dom::element el, std::vector<std::string>& path, const std::string& source) {
+  if (el.is_array()) {
+    size_t i = 0;
+    simdjson::dom::array arr;
+    if (el.get_array().get(arr) != simdjson::SUCCESS) return;
+    for (auto child : arr) {
+      if (child.is_array() || child.is_object()) {
+        path.push_back(std::to_string(i));
+        check_duplicate_keys(child, path, source);
+        path.pop_back();
+      }
+      ++i;
+    }
+    return;
+  }
+  if (!el.is_object()) return;
+  simdjson::dom::object obj;
+  if (el.get_object().get(obj) != simdjson::SUCCESS) return;
+  std::vector<std::string_view> keys;
+  keys.reserve(obj.size());
+  for (auto field : obj) keys.push_back(field.key);
+  std::vector<std::string_view> sorted = keys;
+  std::sort(sorted.begin(), sorted.end());
+  auto dup = std::adjacent_find(sorted.begin(), sorted.end());
+  if (dup != sorted.end()) {
+    std::string p;
+    for (const std::string& t : path) p += "/" + t;
+    throw Error(ErrorKind::Input, source + ":" + p + "/" + pointer_token(*dup),
+                "duplicate key " + safe_quote(*dup) + " in an object (JSON readers disagree on which value counts)");
+  }
+  for (auto field : obj) {
+    if (field.value.is_array() || field.value.is_object()) {
+      path.push_back(pointer_token(field.key));
+      check_duplicate_keys(field.value, path, source);
+      path.pop_back();
+    }
+  }
+}
+
 }  // namespace
 
 Document parse(std::string text, std::string source) {
   Document doc;
   doc.source_ = source;
-  size_t first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos)
-    throw Error(ErrorKind::Input, source, "empty file: no JSON value (byte offset 0)");
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos)
+    throw Error(ErrorKind::Input, source,
+                text.empty() ? "empty file: no JSON value (0 bytes)"
+                             : "no JSON value: the input is only whitespace (" + std::to_string(text.size()) + " bytes)");
+  if (text.size() > kMaxDocumentBytes)
+    throw Error(ErrorKind::Input, source,
+                "JSON text of " + std::to_string(text.size()) + " bytes is larger than the limit of " +
+                    std::to_string(kMaxDocumentBytes) + " bytes");
   size_t deep_at = 0;
   if (too_deep(text, deep_at))
     throw Error(ErrorKind::Input, source,
-                "JSON nesting too deep (more than " + std::to_string(kMaxDepth) +
-                    " levels) at byte offset " + std::to_string(deep_at) + " (line " +
-                    line_col(text, deep_at) + ")");
+                "invalid JSON at byte offset " + std::to_string(deep_at) + " (" + line_col(text, deep_at) +
+                    "): nesting deeper than " + std::to_string(kMaxDepth) + " levels of arrays/objects");
   doc.parser_ = std::make_unique<simdjson::dom::parser>();
   auto err = doc.parser_->parse(text).get(doc.root_);
   if (err != simdjson::SUCCESS) {
-    size_t at = locate_syntax_error(text);
-    std::string where =
-        at > text.size()    ? std::string("(invalid characters or encoding)")
-        : at == text.size() ? "at end of input (byte offset " + std::to_string(text.size()) + ")"
-                            : "at byte offset " + std::to_string(at) + " (line " + line_col(text, at) + ")";
-    throw Error(ErrorKind::Input, source,
-                std::string("invalid JSON ") + where + ": " + simdjson::error_message(err));
+    SyntaxProblem p = SyntaxScanner(text).scan();
+    if (!p.found)  // the strict scanner saw nothing wrong: report simdjson's reason
+      throw Error(ErrorKind::Input, source, std::string("invalid JSON: ") + simdjson::error_message(err));
+    const std::string where = p.offset >= text.size()
+                                  ? "at end of input (byte offset " + std::to_string(text.size()) + ")"
+                                  : "at byte offset " + std::to_string(p.offset) + " (" + line_col(text, p.offset) + ")";
+    throw Error(ErrorKind::Input, p.pointer.empty() ? source : source + ":" + p.pointer,
+                "invalid JSON " + where + ": " + p.message);
   }
+  std::vector<std::string> path;
+  check_duplicate_keys(doc.root_, path, source);
   return doc;
 }
 
 std::string read_text(const std::string& path) {
-  if (path == "-") {
-    std::ostringstream ss;
-    ss << std::cin.rdbuf();
-    return ss.str();
+  const std::string limit = std::to_string(kMaxDocumentBytes >> 20) + " MiB";
+  std::FILE* f = stdin;
+  if (path != "-") {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) throw Error(ErrorKind::Io, path, std::string("cannot open file: ") + std::strerror(errno));
+    if (S_ISDIR(st.st_mode)) throw Error(ErrorKind::Io, path, "is a directory, not a JSON file");
+    if (S_ISREG(st.st_mode) && static_cast<unsigned long long>(st.st_size) > kMaxDocumentBytes)
+      throw Error(ErrorKind::Io, path, "file is larger than the " + limit + " limit for JSON input");
+    f = std::fopen(path.c_str(), "rb");
+    if (!f) throw Error(ErrorKind::Io, path, std::string("cannot open file: ") + std::strerror(errno));
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(ErrorKind::Io, path, "cannot open file");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw Error(ErrorKind::Io, path, "cannot read file");
+  std::string text;
+  char buf[1 << 16];
+  bool too_large = false, failed = false;
+  while (true) {
+    const size_t got = std::fread(buf, 1, sizeof buf, f);
+    if (got > 0) {
+      if (text.size() + got > kMaxDocumentBytes) { too_large = true; break; }
+      text.append(buf, got);
+    }
+    if (got < sizeof buf) {
+      failed = std::ferror(f) != 0;
+      break;
+    }
+  }
+  const int read_errno = errno;
+  if (f != stdin) std::fclose(f);
+  const std::string name = path == "-" ? "<stdin>" : path;
+  if (too_large) throw Error(ErrorKind::Io, name, "input is larger than the " + limit + " limit for JSON input");
+  if (failed) throw Error(ErrorKind::Io, name, std::string("cannot read: ") + std::strerror(read_errno));
   return text;
 }
 

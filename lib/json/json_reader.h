@@ -1,6 +1,7 @@
 // Reading JSON with simdjson (DOM) while tracking the JSON pointer of every value, so that
 // every error names the exact place (`/channels/0/samples/2/data: expected array of numbers`).
 #pragma once
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -10,7 +11,17 @@
 
 #include <simdjson.h>
 
+#include "json/diagnostics.h"
+
 namespace hs3fit::json {
+
+// Limits that keep bad input from costing unbounded time or memory.
+inline constexpr size_t kMaxDepth = 256;                    // nesting of arrays/objects
+inline constexpr size_t kMaxDocumentBytes = size_t(1) << 30;  // 1 GiB of JSON text
+
+// A user-supplied string made safe for a one-line message: 'text' in single quotes, control
+// characters escaped (\n, \u001b), cut to `max_bytes` (at a UTF-8 boundary) with "..." added.
+std::string safe_quote(std::string_view text, size_t max_bytes = 80);
 
 class Node {
  public:
@@ -45,6 +56,11 @@ class Node {
   std::vector<double> as_numbers() const;      // array of finite numbers
   std::vector<std::string> as_strings() const; // array of strings
 
+  // Report every member whose key is not in `allowed` (pyhf's schemas forbid unknown keys; a
+  // misspelt optional key would otherwise be ignored silently). `what` names this object in
+  // the message ("histosys data"); a close allowed key is suggested ("did you mean 'lo_data'?").
+  void check_keys(std::initializer_list<std::string_view> allowed, const char* what, ErrorCollector& problems) const;
+
   [[noreturn]] void fail(const std::string& what) const;
 
  private:
@@ -66,17 +82,18 @@ class Document {
   simdjson::dom::element root_;
 };
 
-// Maximum nesting depth accepted (deeper input is refused, never a stack overflow).
-inline constexpr size_t kMaxDepth = 256;
-
-// Parse JSON text. `source` names it in error messages (a file name or "<stdin>").
-// Syntax errors report the byte offset and line:column of the problem.
+// Parse JSON text (RFC 8259, strict: no NaN/Infinity, no comments, no trailing commas, valid
+// UTF-8, numbers that fit a double, no duplicate keys, at most kMaxDepth levels). `source`
+// names the text in error messages (a file name or "<stdin>"). A syntax error is an
+// Error(Input) whose where() is "SOURCE:/json/pointer" (the pointer of the value being read)
+// or "SOURCE" before the first value, and whose message gives the byte offset and line:column.
 Document parse(std::string text, std::string source);
 
 // Read a file ("-" reads standard input) and parse it.
 Document parse_file(const std::string& path);
 
-// Read a whole file into a string ("-" = stdin); throws Error(Io) when unreadable.
+// Read a whole file into a string ("-" = stdin); throws Error(Io) when it cannot be read, is a
+// directory, or is larger than kMaxDocumentBytes (a stream such as /dev/zero stops there).
 std::string read_text(const std::string& path);
 
 }  // namespace hs3fit::json

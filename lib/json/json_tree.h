@@ -29,8 +29,15 @@ struct Value {
 Value to_tree(const Node& node);
 std::string serialize(const Value& value);
 
-// RFC 6902 JSON Patch: ops add, remove, replace, move, copy, test. `patch_pointer` names the
-// patch document in error messages (e.g. "patchset.json/patches/3/patch").
+// RFC 6902 JSON Patch: ops add, remove, replace, move, copy, test.
+//
+// check_json_patch reports every malformed op (not an object, unknown op, missing or non-string
+// path/from, missing value, path not a JSON pointer) at the op's JSON pointer.
+// apply_json_patch checks the ops, then applies them in order; a failing op throws an
+// Error(Input) at its pointer (e.g. /patches/0/patch/3) that names the op, its path and the part
+// of the path that does not exist. The patched document may not grow beyond twice the size of
+// the inputs plus 1 MiB (copy ops cannot blow it up) nor nest deeper than kMaxDepth.
+void check_json_patch(const Node& patch_ops, ErrorCollector& problems);
 void apply_json_patch(Value& document, const Node& patch_ops);
 
 }  // namespace hs3fit::json

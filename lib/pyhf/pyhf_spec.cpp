@@ -4,7 +4,10 @@
 #include <set>
 
 #include "core/error.h"
+#include "json/diagnostics.h"
 #include "json/json_reader.h"
+#include "json/json_writer.h"
+#include "pyhf/parameter_sets.h"
 
 namespace hs3fit::pyhf {
 
@@ -23,7 +26,13 @@ const char* to_string(ModifierType t) {
 
 namespace {
 
-ModifierType parse_modifier_type(const json::Node& node) {
+using json::ErrorCollector;
+using json::Node;
+using json::safe_quote;
+
+std::string num(double v) { return json::format_number(v); }
+
+ModifierType parse_modifier_type(const Node& node) {
   const std::string t = node.as_string();
   if (t == "normfactor") return ModifierType::NormFactor;
   if (t == "normsys") return ModifierType::NormSys;
@@ -32,99 +41,318 @@ ModifierType parse_modifier_type(const json::Node& node) {
   if (t == "shapefactor") return ModifierType::ShapeFactor;
   if (t == "staterror") return ModifierType::StatError;
   if (t == "lumi") return ModifierType::Lumi;
-  node.fail("unknown modifier type '" + t +
-            "' (expected normfactor, normsys, histosys, shapesys, shapefactor, staterror or lumi)");
+  node.fail("unknown modifier type " + safe_quote(t) +
+            " (expected normfactor, normsys, histosys, shapesys, shapefactor, staterror or lumi)");
 }
 
-std::string nonempty_name(const json::Node& obj) {
-  json::Node n = obj.at("name");
+std::string nonempty_name(const Node& obj) {
+  Node n = obj.at("name");
   std::string s = n.as_string();
   if (s.empty()) n.fail("expected a non-empty name");
   return s;
 }
 
-std::vector<double> bin_values(const json::Node& node, size_t nbins, const char* what, bool nonnegative) {
+// The object's required member, or a recorded problem.
+std::optional<Node> required(const Node& obj, const char* key, ErrorCollector& problems) {
+  std::optional<Node> out;
+  problems.check([&] { out = obj.at(key); });
+  return out;
+}
+
+void expect_object(const Node& node, const char* what) {
+  if (!node.is_object()) node.fail(std::string("expected ") + what + " (an object), found " + node.type_name());
+}
+
+// An array of numbers with one value per bin. Every value outside the allowed range is
+// reported (at its own pointer); a wrong length throws.
+std::vector<double> bin_values(const Node& node, size_t nbins, const std::string& what, ErrorCollector& problems,
+                               bool nonnegative = false) {
   std::vector<double> v = node.as_numbers();
   if (v.size() != nbins)
-    node.fail(std::string(what) + ": " + std::to_string(v.size()) + " values, " + std::to_string(nbins) +
-              " bins expected");
+    node.fail(what + ": " + std::to_string(v.size()) + (v.size() == 1 ? " value" : " values") + ", but the sample has " +
+              std::to_string(nbins) + (nbins == 1 ? " bin" : " bins"));
   if (nonnegative)
     for (size_t i = 0; i < v.size(); ++i)
-      if (v[i] < 0) node.fail(std::string(what) + " must be >= 0 (bin " + std::to_string(i) + " is " + std::to_string(v[i]) + ")");
+      if (v[i] < 0) problems.add(node.pointer() + "/" + std::to_string(i), what + " must be >= 0, found " + num(v[i]));
   return v;
 }
 
-Modifier read_modifier(const json::Node& node, size_t nbins) {
+std::optional<Modifier> read_modifier(const Node& node, size_t nbins, ErrorCollector& problems) {
+  const size_t before = problems.count();
   Modifier m;
   m.pointer = node.pointer();
-  m.name = nonempty_name(node);
-  m.type = parse_modifier_type(node.at("type"));
-  json::Node data = node.at("data");
-  switch (m.type) {
-    case ModifierType::NormFactor:
-    case ModifierType::ShapeFactor:
-    case ModifierType::Lumi:
-      if (!data.is_null()) data.fail(std::string("expected null data for a ") + to_string(m.type) + " modifier");
-      break;
-    case ModifierType::NormSys:
-      m.hi = data.at("hi").as_number();
-      m.lo = data.at("lo").as_number();
-      break;
-    case ModifierType::HistoSys:
-      m.hi_data = bin_values(data.at("hi_data"), nbins, "hi_data", false);
-      m.lo_data = bin_values(data.at("lo_data"), nbins, "lo_data", false);
-      break;
-    case ModifierType::ShapeSys:
-    case ModifierType::StatError:
-      m.uncertainties = bin_values(data, nbins, "uncertainties", true);
-      break;
-  }
+  expect_object(node, "a modifier");
+  node.check_keys({"name", "type", "data"}, "a modifier", problems);
+  problems.check([&] { m.name = nonempty_name(node); });
+  if (!problems.check([&] { m.type = parse_modifier_type(node.at("type")); })) return std::nullopt;
+  std::optional<Node> data = required(node, "data", problems);
+  if (!data) return std::nullopt;
+  const std::string kind = to_string(m.type);
+  problems.check([&] {
+    switch (m.type) {
+      case ModifierType::NormFactor:
+      case ModifierType::ShapeFactor:
+      case ModifierType::Lumi:
+        if (!data->is_null()) data->fail("expected null data for a " + kind + " modifier, found " + data->type_name());
+        break;
+      case ModifierType::NormSys: {
+        expect_object(*data, "normsys data {\"hi\": factor, \"lo\": factor}");
+        data->check_keys({"hi", "lo"}, "normsys data", problems);
+        // The interpolation (codes 1 and 4) takes log(hi) and log(lo): factors must be > 0.
+        problems.check([&] {
+          Node hi = data->at("hi");
+          m.hi = hi.as_number();
+          if (!(m.hi > 0)) hi.fail("normsys factor hi must be > 0 (it is a yield ratio), found " + num(m.hi));
+        });
+        problems.check([&] {
+          Node lo = data->at("lo");
+          m.lo = lo.as_number();
+          if (!(m.lo > 0)) lo.fail("normsys factor lo must be > 0 (it is a yield ratio), found " + num(m.lo));
+        });
+        break;
+      }
+      case ModifierType::HistoSys:
+        expect_object(*data, "histosys data {\"hi_data\": [...], \"lo_data\": [...]}");
+        data->check_keys({"hi_data", "lo_data"}, "histosys data", problems);
+        problems.check([&] { m.hi_data = bin_values(data->at("hi_data"), nbins, "histosys hi_data", problems); });
+        problems.check([&] { m.lo_data = bin_values(data->at("lo_data"), nbins, "histosys lo_data", problems); });
+        break;
+      case ModifierType::ShapeSys:
+      case ModifierType::StatError:
+        m.uncertainties = bin_values(*data, nbins, kind + " uncertainties", problems, true);
+        break;
+    }
+  });
+  if (problems.count() != before) return std::nullopt;
   return m;
 }
 
-Sample read_sample(const json::Node& node, std::optional<size_t> nbins) {
+// Reads a sample; `nbins` is the channel's bin count when known (from its first sample).
+std::optional<Sample> read_sample(const Node& node, std::optional<size_t> nbins, const std::string& channel,
+                                  ErrorCollector& problems) {
+  const size_t before = problems.count();
   Sample s;
   s.pointer = node.pointer();
-  s.name = nonempty_name(node);
-  json::Node data = node.at("data");
-  if (nbins) s.data = bin_values(data, *nbins, "sample data", false);
-  else s.data = data.as_numbers();
-  if (s.data.empty()) data.fail("at least 1 bin expected");
-  json::Node mods = node.at("modifiers");
-  std::set<std::pair<std::string, ModifierType>> seen;
-  for (const json::Node& mnode : mods.elements()) {
-    Modifier m = read_modifier(mnode, s.data.size());
-    if (!seen.insert({m.name, m.type}).second)
-      mnode.fail("duplicate " + std::string(to_string(m.type)) + " modifier '" + m.name + "' on sample '" + s.name + "'");
-    s.modifiers.push_back(std::move(m));
+  expect_object(node, "a sample");
+  node.check_keys({"name", "data", "modifiers"}, "a sample", problems);
+  problems.check([&] { s.name = nonempty_name(node); });
+  const bool data_ok = problems.check([&] {
+    Node data = node.at("data");
+    s.data = data.as_numbers();
+    if (s.data.empty()) data.fail("sample data: at least 1 bin expected, found an empty array");
+    if (nbins && s.data.size() != *nbins)
+      data.fail("sample data: " + std::to_string(s.data.size()) + " bins, but channel " + safe_quote(channel) + " has " +
+                std::to_string(*nbins) + " (the bin count of its first sample)");
+  });
+  std::optional<Node> mods = required(node, "modifiers", problems);
+  if (mods && data_ok) {
+    problems.check([&] {
+      std::set<std::pair<std::string, ModifierType>> seen;
+      for (const Node& mnode : mods->elements()) {
+        std::optional<Modifier> m;
+        problems.check([&] { m = read_modifier(mnode, s.data.size(), problems); });
+        if (!m) continue;
+        if (!seen.insert({m->name, m->type}).second) {
+          problems.add(mnode.pointer(), "duplicate " + std::string(to_string(m->type)) + " modifier " + safe_quote(m->name) +
+                                            " on sample " + safe_quote(s.name));
+          continue;
+        }
+        s.modifiers.push_back(std::move(*m));
+      }
+    });
+  } else if (mods) {
+    problems.check([&] { mods->elements(); });  // still report a non-array
   }
+  if (problems.count() != before) return std::nullopt;
   return s;
 }
 
-ParameterConfig read_parameter_config(const json::Node& node) {
+std::optional<Channel> read_channel(const Node& node, ErrorCollector& problems) {
+  const size_t before = problems.count();
+  Channel c;
+  c.pointer = node.pointer();
+  expect_object(node, "a channel");
+  node.check_keys({"name", "samples"}, "a channel", problems);
+  problems.check([&] { c.name = nonempty_name(node); });
+  std::optional<Node> samples = required(node, "samples", problems);
+  if (samples) {
+    problems.check([&] {
+      std::vector<Node> nodes = samples->elements();
+      if (nodes.empty()) samples->fail("channel " + safe_quote(c.name) + " has no samples (at least 1 expected)");
+      // The channel's bin count is that of its first sample (pyhf), if that can be read.
+      std::optional<size_t> nbins;
+      if (nodes.front().is_object())
+        if (auto d = nodes.front().get("data"); d && d->is_array() && d->size() > 0) nbins = d->size();
+      std::set<std::string> names;
+      for (const Node& snode : nodes) {
+        std::optional<Sample> s;
+        problems.check([&] { s = read_sample(snode, nbins, c.name, problems); });
+        if (!s) continue;
+        if (!names.insert(s->name).second) {
+          problems.add(snode.pointer() + "/name", "duplicate sample " + safe_quote(s->name) + " in channel " + safe_quote(c.name));
+          continue;
+        }
+        c.samples.push_back(std::move(*s));
+      }
+    });
+  }
+  if (problems.count() != before) return std::nullopt;
+  return c;
+}
+
+std::optional<Observation> read_observation(const Node& node, ErrorCollector& problems) {
+  const size_t before = problems.count();
+  Observation o;
+  o.pointer = node.pointer();
+  expect_object(node, "an observation");
+  node.check_keys({"name", "data"}, "an observation", problems);
+  problems.check([&] { o.name = nonempty_name(node); });
+  problems.check([&] {
+    Node data = node.at("data");
+    o.data = data.as_numbers();
+    if (o.data.empty()) data.fail("observed data: at least 1 bin expected, found an empty array");
+    for (size_t i = 0; i < o.data.size(); ++i)
+      if (o.data[i] < 0) problems.add(data.pointer() + "/" + std::to_string(i), "observed counts must be >= 0, found " + num(o.data[i]));
+  });
+  if (problems.count() != before) return std::nullopt;
+  return o;
+}
+
+std::vector<double> positive_numbers(const Node& node, const char* what, ErrorCollector& problems) {
+  std::vector<double> v = node.as_numbers();
+  if (v.empty()) node.fail(std::string(what) + ": at least 1 value expected, found an empty array");
+  for (size_t i = 0; i < v.size(); ++i)
+    if (!(v[i] > 0)) problems.add(node.pointer() + "/" + std::to_string(i), std::string(what) + " must be > 0, found " + num(v[i]));
+  return v;
+}
+
+std::optional<ParameterConfig> read_parameter_config(const Node& node, ErrorCollector& problems) {
+  const size_t before = problems.count();
   ParameterConfig p;
   p.pointer = node.pointer();
-  p.name = nonempty_name(node);
-  if (auto v = node.get("inits")) p.inits = v->as_numbers();
+  expect_object(node, "a parameter configuration");
+  node.check_keys({"name", "inits", "bounds", "fixed", "auxdata", "sigmas", "factors"}, "a parameter configuration", problems);
+  problems.check([&] { p.name = nonempty_name(node); });
+  auto nonempty_numbers = [&](const Node& v, const char* what) {
+    std::vector<double> out = v.as_numbers();
+    if (out.empty()) v.fail(std::string(what) + ": at least 1 value expected, found an empty array");
+    return out;
+  };
+  if (auto v = node.get("inits")) problems.check([&] { p.inits = nonempty_numbers(*v, "inits"); });
   if (auto v = node.get("bounds")) {
-    std::vector<std::pair<double, double>> bounds;
-    for (const json::Node& b : v->elements()) {
-      if (!b.is_array() || b.size() != 2) b.fail("expected [lo, hi] array");
-      std::vector<double> lohi = b.as_numbers();
-      if (!(lohi[0] <= lohi[1])) b.fail("lower bound " + std::to_string(lohi[0]) + " > upper bound " + std::to_string(lohi[1]));
-      bounds.emplace_back(lohi[0], lohi[1]);
-    }
-    p.bounds = bounds;
+    problems.check([&] {
+      std::vector<std::pair<double, double>> bounds;
+      std::vector<Node> pairs = v->elements();
+      if (pairs.empty()) v->fail("bounds: at least 1 [lo, hi] pair expected, found an empty array");
+      for (const Node& b : pairs) {
+        problems.check([&] {
+          if (!b.is_array() || b.size() != 2)
+            b.fail("expected a [lo, hi] array of 2 numbers, found " +
+                   (b.is_array() ? "an array of " + std::to_string(b.size()) : b.type_name()));
+          std::vector<double> lohi = b.as_numbers();
+          if (!(lohi[0] <= lohi[1])) b.fail("lower bound " + num(lohi[0]) + " is above upper bound " + num(lohi[1]));
+          bounds.emplace_back(lohi[0], lohi[1]);
+        });
+      }
+      p.bounds = bounds;
+    });
   }
-  if (auto v = node.get("fixed")) p.fixed = v->as_bool();
-  if (auto v = node.get("auxdata")) p.auxdata = v->as_numbers();
-  if (auto v = node.get("sigmas")) {
-    p.sigmas = v->as_numbers();
-    for (size_t i = 0; i < p.sigmas->size(); ++i)
-      if (!((*p.sigmas)[i] > 0)) v->fail("sigmas must be > 0 (entry " + std::to_string(i) + ")");
-  }
-  if (auto v = node.get("factors")) p.factors = v->as_numbers();
+  if (auto v = node.get("fixed")) problems.check([&] { p.fixed = v->as_bool(); });
+  if (auto v = node.get("auxdata")) problems.check([&] { p.auxdata = nonempty_numbers(*v, "auxdata"); });
+  if (auto v = node.get("sigmas")) problems.check([&] { p.sigmas = positive_numbers(*v, "sigmas", problems); });
+  if (auto v = node.get("factors")) problems.check([&] { p.factors = positive_numbers(*v, "factors", problems); });
+  if (problems.count() != before) return std::nullopt;
   return p;
+}
+
+std::optional<Measurement> read_measurement(const Node& node, ErrorCollector& problems) {
+  const size_t before = problems.count();
+  Measurement m;
+  m.pointer = node.pointer();
+  expect_object(node, "a measurement");
+  node.check_keys({"name", "config"}, "a measurement", problems);
+  problems.check([&] { m.name = nonempty_name(node); });
+  std::optional<Node> config = required(node, "config", problems);
+  if (config) {
+    problems.check([&] {
+      expect_object(*config, "a measurement config");
+      config->check_keys({"poi", "parameters"}, "a measurement config", problems);
+      problems.check([&] { m.poi = config->at("poi").as_string(); });
+      if (auto params = config->get("parameters")) {
+        std::set<std::string> names;
+        for (const Node& pnode : params->elements()) {
+          std::optional<ParameterConfig> p;
+          problems.check([&] { p = read_parameter_config(pnode, problems); });
+          if (!p) continue;
+          if (!names.insert(p->name).second) {
+            problems.add(pnode.pointer() + "/name", "duplicate parameter configuration " + safe_quote(p->name) +
+                                                        " in measurement " + safe_quote(m.name));
+            continue;
+          }
+          m.parameters.push_back(std::move(*p));
+        }
+      }
+    });
+  }
+  if (problems.count() != before) return std::nullopt;
+  return m;
+}
+
+std::string name_list(const std::vector<std::string>& names) {
+  std::string out;
+  for (size_t i = 0; i < names.size() && i < 10; ++i) out += (out.empty() ? "" : ", ") + safe_quote(names[i], 40);
+  if (names.size() > 10) out += ", ...";
+  return out.empty() ? "none" : out;
+}
+
+// One measurement's parameter configuration against the parameter set it configures.
+void check_parameter_config(const ParameterConfig& pc, const ParameterSet& ps, ErrorCollector& problems) {
+  const ParameterDefaults d = parameter_defaults(ps.type);
+  const std::string kind = to_string(ps.type);
+  bool lengths_ok = true;
+  auto check_len = [&](size_t len, const char* field) {
+    if (len == ps.n) return;
+    lengths_ok = false;
+    problems.add(pc.pointer + "/" + field, std::to_string(len) + (len == 1 ? " value" : " values") + " given, but " + kind +
+                                               " parameter " + safe_quote(pc.name) + " has " + std::to_string(ps.n) +
+                                               (ps.n == 1 ? " component" : " components"));
+  };
+  auto not_accepted = [&](const char* field, const char* why) {
+    problems.add(pc.pointer + "/" + field, std::string(field) + " cannot be set for " + kind + " parameter " + safe_quote(pc.name) + " (" + why + ")");
+  };
+  if (pc.inits) check_len(pc.inits->size(), "inits");
+  if (pc.bounds) check_len(pc.bounds->size(), "bounds");
+  if (pc.auxdata) {
+    if (!d.accepts_auxdata) not_accepted("auxdata", "it has no constraint term");
+    else check_len(pc.auxdata->size(), "auxdata");
+  }
+  if (pc.sigmas) {
+    if (!d.accepts_sigmas) not_accepted("sigmas", "pyhf accepts sigmas for lumi and staterror only");
+    else check_len(pc.sigmas->size(), "sigmas");
+  }
+  if (pc.factors) {
+    if (!d.accepts_factors) not_accepted("factors", "pyhf accepts factors for shapesys only");
+    else check_len(pc.factors->size(), "factors");
+  }
+  if (!lengths_ok) return;
+  // Initial values inside the bounds, given or default (lumi starts at its auxdata).
+  for (size_t i = 0; i < ps.n; ++i) {
+    const double init = pc.inits ? (*pc.inits)[i]
+                        : (ps.type == ModifierType::Lumi && pc.auxdata) ? (*pc.auxdata)[0]
+                                                                        : d.init;
+    const auto [lo, hi] = pc.bounds ? (*pc.bounds)[i] : d.bounds;
+    if (init >= lo && init <= hi) continue;
+    const std::string component = ps.n == 1 ? safe_quote(pc.name) : safe_quote(pc.name + "[" + std::to_string(i) + "]");
+    const std::string range = "[" + num(lo) + ", " + num(hi) + "]";
+    if (pc.inits)
+      problems.add(pc.pointer + "/inits/" + std::to_string(i), "initial value " + num(init) + " of " + component +
+                                                                   " is outside its bounds " + range +
+                                                                   (pc.bounds ? "" : " (pyhf's default for " + kind + ")"));
+    else
+      problems.add(pc.pointer + "/bounds/" + std::to_string(i), "bounds " + range + " of " + component +
+                                                                    " exclude its initial value " + num(init) +
+                                                                    " (give inits inside the bounds)");
+  }
 }
 
 }  // namespace
@@ -132,83 +360,159 @@ ParameterConfig read_parameter_config(const json::Node& node) {
 bool looks_like_pyhf(const json::Node& root) { return root.is_object() && root.get("channels").has_value(); }
 
 Workspace read_workspace(const json::Node& root) {
+  ErrorCollector fail_fast;
+  return read_workspace(root, fail_fast);
+}
+
+Workspace read_workspace(const json::Node& root, json::ErrorCollector& problems) {
   Workspace ws;
-  if (!root.is_object()) root.fail("expected a pyhf workspace object, found " + root.type_name());
-  json::Node channels = root.at("channels");
-  std::set<std::string> channel_names;
-  for (const json::Node& cnode : channels.elements()) {
-    Channel c;
-    c.pointer = cnode.pointer();
-    c.name = nonempty_name(cnode);
-    if (!channel_names.insert(c.name).second) cnode.at("name").fail("duplicate channel '" + c.name + "'");
-    json::Node samples = cnode.at("samples");
-    std::set<std::string> sample_names;
-    for (const json::Node& snode : samples.elements()) {
-      std::optional<size_t> nbins;
-      if (!c.samples.empty()) nbins = c.samples.front().data.size();
-      Sample s = read_sample(snode, nbins);
-      if (!sample_names.insert(s.name).second)
-        snode.at("name").fail("duplicate sample '" + s.name + "' in channel '" + c.name + "'");
-      c.samples.push_back(std::move(s));
-    }
-    if (c.samples.empty()) samples.fail("channel '" + c.name + "' has no samples (at least 1 expected)");
-    ws.channels.push_back(std::move(c));
+  if (!root.is_object()) {
+    problems.add(root.pointer(), "expected a pyhf workspace object, found " + root.type_name());
+    return ws;
   }
-  if (ws.channels.empty()) channels.fail("at least 1 channel expected");
+  root.check_keys({"channels", "observations", "measurements", "version"}, "a pyhf workspace", problems);
 
-  json::Node observations = root.at("observations");
-  std::set<std::string> obs_names;
-  for (const json::Node& onode : observations.elements()) {
-    Observation o;
-    o.pointer = onode.pointer();
-    o.name = nonempty_name(onode);
-    if (!obs_names.insert(o.name).second) onode.at("name").fail("duplicate observation '" + o.name + "'");
-    json::Node data = onode.at("data");
-    o.data = data.as_numbers();
-    for (size_t i = 0; i < o.data.size(); ++i)
-      if (o.data[i] < 0)
-        throw_input_error(data.pointer() + "/" + std::to_string(i), "observed counts must be >= 0, found " + std::to_string(o.data[i]));
-    ws.observations.push_back(std::move(o));
-  }
-  for (const Channel& c : ws.channels) {
-    const Observation* o = ws.observation(c.name);
-    if (!o) observations.fail("no observation for channel '" + c.name + "'");
-    if (o->data.size() != c.nbins())
-      throw_input_error(o->pointer + "/data", std::to_string(o->data.size()) + " values, " + std::to_string(c.nbins()) +
-                                                  " bins expected (channel '" + c.name + "')");
-  }
-
-  json::Node measurements = root.at("measurements");
-  std::set<std::string> meas_names;
-  for (const json::Node& mnode : measurements.elements()) {
-    Measurement m;
-    m.pointer = mnode.pointer();
-    m.name = nonempty_name(mnode);
-    if (!meas_names.insert(m.name).second) mnode.at("name").fail("duplicate measurement '" + m.name + "'");
-    json::Node config = mnode.at("config");
-    m.poi = config.at("poi").as_string();
-    if (auto params = config.get("parameters")) {
-      std::set<std::string> pnames;
-      for (const json::Node& pnode : params->elements()) {
-        ParameterConfig p = read_parameter_config(pnode);
-        if (!pnames.insert(p.name).second) pnode.at("name").fail("duplicate parameter configuration '" + p.name + "'");
-        m.parameters.push_back(std::move(p));
+  // Channels, samples, modifiers.
+  const size_t before_channels = problems.count();
+  std::optional<Node> channels = required(root, "channels", problems);
+  std::set<std::string> channel_names;  // every channel name that could be read
+  if (channels) {
+    problems.check([&] {
+      std::vector<Node> nodes = channels->elements();
+      if (nodes.empty()) channels->fail("at least 1 channel expected, found an empty array");
+      for (const Node& cnode : nodes) {
+        if (cnode.is_object())
+          if (auto n = cnode.get("name"); n && n->is_string() && !channel_names.insert(n->as_string()).second) {
+            problems.add(n->pointer(), "duplicate channel " + safe_quote(n->as_string()));
+            continue;
+          }
+        std::optional<Channel> c;
+        problems.check([&] { c = read_channel(cnode, problems); });
+        if (c) ws.channels.push_back(std::move(*c));
       }
-    }
-    ws.measurements.push_back(std::move(m));
+    });
   }
-  if (ws.measurements.empty()) measurements.fail("at least 1 measurement expected");
-  if (auto v = root.get("version")) ws.version = v->as_string();
+  const bool channels_ok = problems.count() == before_channels;
+
+  // Observations, and their match with the channels.
+  const size_t before_observations = problems.count();
+  std::optional<Node> observations = required(root, "observations", problems);
+  if (observations) {
+    problems.check([&] {
+      std::vector<Node> nodes = observations->elements();
+      if (nodes.empty()) observations->fail("at least 1 observation expected, found an empty array");
+      std::set<std::string> names;
+      for (const Node& onode : nodes) {
+        std::optional<Observation> o;
+        problems.check([&] { o = read_observation(onode, problems); });
+        if (!o) continue;
+        if (!names.insert(o->name).second) {
+          problems.add(onode.pointer() + "/name", "duplicate observation " + safe_quote(o->name));
+          continue;
+        }
+        ws.observations.push_back(std::move(*o));
+      }
+    });
+  }
+  if (channels && observations && channels_ok && problems.count() == before_observations) {
+    std::vector<std::string> channel_list, observation_list;
+    for (const Channel& c : ws.channels) channel_list.push_back(c.name);
+    for (const Observation& o : ws.observations) observation_list.push_back(o.name);
+    for (const Observation& o : ws.observations)
+      if (!channel_names.count(o.name))
+        problems.add(o.pointer + "/name", "observation " + safe_quote(o.name) + " matches no channel (channels: " + name_list(channel_list) + ")");
+    for (const Channel& c : ws.channels) {
+      const Observation* o = ws.observation(c.name);
+      if (!o)
+        problems.add(observations->pointer(), "no observation for channel " + safe_quote(c.name) + " (observations: " +
+                                                  name_list(observation_list) + ")");
+      else if (o->data.size() != c.nbins())
+        problems.add(o->pointer + "/data", "observed data: " + std::to_string(o->data.size()) + " bins, but channel " +
+                                               safe_quote(c.name) + " has " + std::to_string(c.nbins()));
+    }
+  }
+
+  // Measurements.
+  const size_t before_measurements = problems.count();
+  std::optional<Node> measurements = required(root, "measurements", problems);
+  if (measurements) {
+    problems.check([&] {
+      std::vector<Node> nodes = measurements->elements();
+      if (nodes.empty()) measurements->fail("at least 1 measurement expected, found an empty array");
+      std::set<std::string> names;
+      for (const Node& mnode : nodes) {
+        std::optional<Measurement> m;
+        problems.check([&] { m = read_measurement(mnode, problems); });
+        if (!m) continue;
+        if (!names.insert(m->name).second) {
+          problems.add(mnode.pointer() + "/name", "duplicate measurement " + safe_quote(m->name));
+          continue;
+        }
+        ws.measurements.push_back(std::move(*m));
+      }
+    });
+  }
+  const bool measurements_ok = problems.count() == before_measurements;
+
+  if (auto v = root.get("version")) {
+    problems.check([&] {
+      ws.version = v->as_string();
+      if (ws.version != "1.0.0") v->fail("unsupported pyhf workspace version " + safe_quote(ws.version) + " (expected \"1.0.0\")");
+    });
+  }
+
+  // Parameter sets, and every measurement's configuration of them.
+  if (channels_ok && channels) {
+    const size_t before_sets = problems.count();
+    std::map<std::string, ParameterSet> sets = parameter_sets(ws, problems);
+    if (measurements_ok && problems.count() == before_sets)
+      for (const Measurement& m : ws.measurements)
+        for (const ParameterConfig& pc : m.parameters)
+          if (auto it = sets.find(pc.name); it != sets.end()) check_parameter_config(pc, it->second, problems);
+  }
   return ws;
+}
+
+void check_measurement(const Workspace& ws, const Measurement& measurement, const std::optional<std::string>& poi_override,
+                       json::ErrorCollector& problems) {
+  json::ErrorCollector quiet;  // ws was read without problems: sets cannot conflict
+  const std::map<std::string, ParameterSet> sets = parameter_sets(ws, quiet);
+  const std::string poi = poi_override ? *poi_override : measurement.poi;
+  const std::string poi_where = poi_override ? std::string("--poi") : measurement.pointer + "/config/poi";
+  auto poi_problem = [&](const std::string& msg) {
+    if (poi_override) problems.add(Error(ErrorKind::Usage, "--poi", msg));
+    else problems.add(poi_where, msg);
+  };
+  if (!poi.empty()) {
+    auto it = sets.find(poi);
+    if (it == sets.end()) {
+      std::vector<std::string> names;
+      for (const auto& [name, ps] : sets) names.push_back(name);
+      poi_problem("POI " + safe_quote(poi) + " is not a parameter of the model (parameters: " + name_list(names) + ")");
+    } else if (it->second.n != 1 || parameter_defaults(it->second.type).per_bin) {
+      poi_problem("POI " + safe_quote(poi) + " must be a single parameter, but " + to_string(it->second.type) + " " + safe_quote(poi) +
+                  " has " + std::to_string(it->second.n) + " components");
+    }
+  }
+  for (const auto& [name, ps] : sets) {
+    if (ps.type != ModifierType::Lumi) continue;
+    const ParameterConfig* pc = nullptr;
+    for (const ParameterConfig& c : measurement.parameters)
+      if (c.name == name) pc = &c;
+    if (!pc || !pc->auxdata || !pc->sigmas)
+      problems.add(pc ? pc->pointer : measurement.pointer + "/config/parameters",
+                   "lumi modifier " + safe_quote(name) + " (" + ps.first_pointer + ") needs 'auxdata' and 'sigmas' in measurement " +
+                       safe_quote(measurement.name) + "'s parameter configuration");
+  }
 }
 
 const Measurement& Workspace::measurement(const std::string& name) const {
   if (name.empty()) return measurements.front();
   for (const Measurement& m : measurements)
     if (m.name == name) return m;
-  std::string known;
-  for (const Measurement& m : measurements) known += (known.empty() ? "" : ", ") + m.name;
-  throw Error(ErrorKind::Usage, "--measurement", "no measurement named '" + name + "' (available: " + known + ")");
+  std::vector<std::string> known;
+  for (const Measurement& m : measurements) known.push_back(m.name);
+  throw Error(ErrorKind::Usage, "--measurement", "no measurement named " + safe_quote(name) + " (available: " + name_list(known) + ")");
 }
 
 const Observation* Workspace::observation(const std::string& channel) const {

@@ -7,7 +7,10 @@
 #include <utility>
 #include <vector>
 
-namespace hs3fit::json { class Node; }
+namespace hs3fit::json {
+class Node;
+class ErrorCollector;
+}  // namespace hs3fit::json
 
 namespace hs3fit::pyhf {
 
@@ -71,8 +74,27 @@ struct Workspace {
   const Observation* observation(const std::string& channel) const;
 };
 
-// Read and validate a pyhf workspace. Throws hs3fit::Error naming the JSON pointer.
+// Read and validate a pyhf workspace (schema 1.0.0 plus the semantic rules pyhf enforces, and
+// some it does not: docs/errors.md lists them). Throws the first problem as an hs3fit::Error
+// whose where() is the JSON pointer of the offending value.
 Workspace read_workspace(const json::Node& root);
+
+// The same, reporting every problem to `problems` (which may throw in fail-fast mode). Broken
+// parts are left out of the result and checks that depend on them are skipped; the result is
+// complete only when no problem was reported. Checked: types, required and unknown keys,
+// non-empty names, duplicates (channels, samples, modifiers, observations, measurements,
+// parameter configurations), bin counts (samples, modifier data, observations), value ranges
+// (observed counts and staterror/shapesys uncertainties >= 0, normsys factors > 0, sigmas and
+// factors > 0, bounds lo <= hi), observations matching channels, modifier sharing rules
+// (pyhf_parameter_sets.h) and, in every measurement, each parameter configuration against
+// its parameter set (lengths, keys the set accepts, initial values inside the bounds).
+Workspace read_workspace(const json::Node& root, json::ErrorCollector& problems);
+
+// Checks that concern one measurement as the model to be fitted, beyond read_workspace: the POI
+// (`poi_override` replaces the measurement's) is a scalar parameter of the model, and every
+// lumi modifier has auxdata and sigmas configured. `ws` must have been read without problems.
+void check_measurement(const Workspace& ws, const Measurement& measurement,
+                       const std::optional<std::string>& poi_override, json::ErrorCollector& problems);
 
 // True when the document looks like a pyhf workspace (has "channels" at the top level).
 bool looks_like_pyhf(const json::Node& root);
