@@ -94,7 +94,7 @@ void run_scan(const ScanCommand& o, int& exit_code) {
     infer::Likelihood with_errors(m, fo);
     return with_errors.minimize();
   }();
-  if (!best.converged) spdlog::warn("the free fit did not converge: {}", best.status);
+  if (!infer::usable(best)) spdlog::warn("the free fit did not converge: {}", best.status);
 
   std::vector<AxisSpec> specs;
   if (!o.grid.empty()) {
@@ -128,7 +128,7 @@ void run_scan(const ScanCommand& o, int& exit_code) {
   info.fits = static_cast<long long>(s.points.size()) + 1;
   info.total_s = seconds_since(t0);
   if (!o.plot.empty()) report::plot_scan(m, s, o.plot);
-  if (s.failed_fits > 0 || !best.converged) exit_code = kExitNotConverged;
+  if (s.failed_fits > 0 || !infer::usable(best)) exit_code = kExitNotConverged;
   print(o.json ? report::scan_json(m, s, info) : o.csv ? report::scan_csv(m, s) : report::scan_table(m, s, info));
 }
 

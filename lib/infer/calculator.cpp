@@ -33,10 +33,13 @@ model::Model model_for_test_stat(model::Model m, TestStat ts) {
 namespace {
 void record(const fit::FitResult& r, int& fits, int& failed, const char* what, double mu) {
   ++fits;
-  if (!r.converged) {
-    ++failed;
-    spdlog::warn("{} at POI = {:g} did not converge: {} (EDM {:.3g})", what, mu, r.status, r.edm);
+  if (r.converged) return;
+  if (usable(r)) {
+    spdlog::debug("{} at POI = {:g}: EDM {:.3g} above the goal {:.3g}, accepted", what, mu, r.edm, r.edm_goal);
+    return;
   }
+  ++failed;
+  spdlog::warn("{} at POI = {:g} did not converge: {} (EDM {:.3g})", what, mu, r.status, r.edm);
 }
 }  // namespace
 
@@ -64,7 +67,7 @@ HypotestResult AsymptoticCalculator::hypotest(double mu) {
   record(cd, fits_, failed_, "conditional fit to the data", mu);
   const fit::FitResult ca = profile_asimov_->at(mu);
   record(ca, fits_, failed_, "conditional fit to the Asimov data", mu);
-  h.converged = cd.converged && ca.converged;
+  h.converged = usable(cd) && usable(ca);
   h.q_obs = test_statistic(ts, mu, cd.nll, free_data_.nll, free_data_.values[poi_]);
   h.q_asimov = test_statistic(ts, mu, ca.nll, free_asimov_.nll, free_asimov_.values[poi_]);
   h.obs = asymptotic_pvalues(ts, h.q_obs, h.q_asimov);
@@ -84,7 +87,7 @@ Significance discovery_significance(const model::Model& m, const fit::FitOptions
   s.z0_exp = std::sqrt(h.q_asimov);
   for (size_t k = 0; k < 5; ++k) s.p0_exp_band[k] = h.exp[k].clsb;
   s.poi_hat = calc.free_fit().values[calc.poi()];
-  s.converged = h.converged && calc.failed_fits() == 0;
+  s.converged = calc.failed_fits() == 0;
   return s;
 }
 

@@ -1,6 +1,7 @@
 #include "infer/likelihood.h"
 
 #include <algorithm>
+#include <cmath>
 #include <iterator>
 
 #include "core/error.h"
@@ -27,6 +28,8 @@ model::Model with_dataset(model::Model m, const Dataset& data) {
   for (size_t j = 0; j < m.constraints.size(); ++j) m.constraints[j].aux = data.aux[j];
   return m;
 }
+
+bool usable(const fit::FitResult& r) { return r.converged || (std::isfinite(r.nll) && r.edm < 1e-4); }
 
 fit::FitOptions inference_fit_options(double tolerance) {
   fit::FitOptions o;
@@ -83,7 +86,7 @@ fit::FitResult Profile::at(double value) {
   if (it == starts_.end() || (it != starts_.begin() && value - std::prev(it)->first < it->first - value)) --it;
   fit::FitResult r = likelihood_.minimize({{param_, value}}, it->second);
   ++fits_;
-  if (r.converged) starts_[value] = r.values;
+  if (usable(r)) starts_[value] = r.values;
   return r;
 }
 

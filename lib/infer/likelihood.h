@@ -31,6 +31,11 @@ struct FixedValue {
   double value;
 };
 
+// A fit good enough for inference: converged, or a finite minimum whose EDM is below pyhf's
+// default MIGRAD goal (0.002 · tolerance 0.1 · errordef 1 on −2 ln L = 1e-4 on −ln L). Such a
+// fit moves a test statistic by ~1e-4 at most; it is not counted as failed.
+bool usable(const fit::FitResult& r);
+
 // Fit settings for inference: the fit command's tolerance, no covariance (not needed).
 fit::FitOptions inference_fit_options(double tolerance = fit::FitOptions{}.tolerance);
 

@@ -21,7 +21,7 @@ MinosInterval minos(Likelihood& l, const fit::FitResult& best, uint32_t param, d
   // g(θ) = 2ΔNLL(θ) − threshold; g(θ̂) = −threshold.
   auto g = [&](double x) {
     const fit::FitResult r = profile.at(x);
-    if (!r.converged) {
+    if (!usable(r)) {
       out.fits_converged = false;
       spdlog::warn("MINOS {}: conditional fit at {} = {:g} did not converge ({})", p.name, p.name, x, r.status);
     }

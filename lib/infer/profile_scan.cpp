@@ -29,6 +29,7 @@ ScanPoint fit_point(Likelihood& l, const std::vector<uint32_t>& params, const st
   p.coords = coords;
   p.nll = r.nll;
   p.converged = r.converged;
+  p.usable = usable(r);
   p.status = r.status;
   p.values = r.values;
   return p;
@@ -66,12 +67,12 @@ ScanResult profile_scan(Likelihood& l, const std::vector<ScanAxis>& axes, const 
     std::vector<double> start = best.values;
     for (size_t i = centre; i < v.size(); ++i) {
       s.points[i] = fit_point(l, s.params, {v[i]}, start);
-      if (s.points[i].converged) start = s.points[i].values;
+      if (s.points[i].usable) start = s.points[i].values;
     }
-    start = s.points[centre].converged ? s.points[centre].values : best.values;
+    start = s.points[centre].usable ? s.points[centre].values : best.values;
     for (size_t i = centre; i-- > 0;) {
       s.points[i] = fit_point(l, s.params, {v[i]}, start);
-      if (s.points[i].converged) start = s.points[i].values;
+      if (s.points[i].usable) start = s.points[i].values;
     }
   } else {
     // Boustrophedon path over the grid: each point's start is its neighbour on the path.
@@ -84,14 +85,14 @@ ScanResult profile_scan(Likelihood& l, const std::vector<ScanAxis>& axes, const 
         const size_t j = i % 2 == 0 ? jj : v1.size() - 1 - jj;
         ScanPoint& p = s.points[i * v1.size() + j];
         p = fit_point(l, s.params, {v0[i], v1[j]}, start);
-        if (p.converged) start = p.values;
+        if (p.usable) start = p.values;
       }
     }
   }
 
   s.nll_min = best.nll;
   for (const ScanPoint& p : s.points) {
-    if (!p.converged) {
+    if (!p.usable) {
       ++s.failed_fits;
       spdlog::warn("scan point ({}) did not converge: {}", fmt::join(p.coords, ", "), p.status);
     }

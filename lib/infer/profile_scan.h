@@ -22,7 +22,8 @@ struct ScanPoint {
   std::vector<double> coords;  // one value per axis
   double nll = 0;              // −ln L at the conditional minimum
   double delta_twice_nll = 0;  // 2(nll − nll_min)
-  bool converged = false;
+  bool converged = false;      // the fit reached its EDM goal
+  bool usable = false;         // converged, or close enough (infer::usable)
   std::string status;          // the fit's status
   std::vector<double> values;  // every parameter at the conditional minimum
 };
@@ -40,7 +41,7 @@ struct ScanResult {
   std::vector<ScanPoint> points;  // first axis slowest
   fit::FitResult best;            // the free fit
   double nll_min = 0;             // min(free fit, scan points): the 2ΔNLL reference
-  int failed_fits = 0;
+  int failed_fits = 0;            // points whose fit is not usable
   std::vector<ScanInterval> intervals;  // 1D scans: 68.27 % and 95 % CL
 };
 

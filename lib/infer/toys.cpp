@@ -61,7 +61,7 @@ ToyCalculator::ToyCalculator(const model::Model& m, ToyOptions options)
   free_data_ = data_.minimize();
   background_ = data_.minimize({{poi_, 0.0}}, free_data_.values);
   fits_ += 2;
-  if (!free_data_.converged || !background_.converged)
+  if (!usable(free_data_) || !usable(background_))
     spdlog::warn("fits to the observed data did not converge ({} / {})", free_data_.status, background_.status);
   profile_ = std::make_unique<Profile>(data_, poi_, free_data_);
   profile_->add_start(background_.values);
@@ -94,12 +94,12 @@ std::vector<ToyCalculator::ToyFit> ToyCalculator::run_toys(int stream, const std
         const fit::FitResult f = toy.minimize({}, generating);
         t.nll = f.nll;
         t.poi_hat = f.values[poi_];
-        t.converged = f.converged;
+        t.converged = usable(f);
         ++fits;
       }
       const fit::FitResult c = toy.minimize({{poi_, mu}}, conditional_start);
       ++fits;
-      t.converged = t.converged && c.converged;
+      t.converged = t.converged && usable(c);
       t.q = std::isfinite(c.nll) && std::isfinite(t.nll) ? test_statistic(options_.test_stat, mu, c.nll, t.nll, t.poi_hat) : kNaN;
     }
   };
@@ -131,7 +131,7 @@ ToyHypotest ToyCalculator::hypotest(double mu) {
   const fit::FitResult cond = profile_->at(mu);
   ++fits_;
   h.q_obs = test_statistic(options_.test_stat, mu, cond.nll, free_data_.nll, free_data_.values[poi_]);
-  h.converged = cond.converged;
+  h.converged = usable(cond);
   const fit::FitResult& signal_pars = cond;  // θ̂̂(μ) on the data generates the s+b toys
   const std::vector<ToyFit> sb = run_toys(kSignalStream, signal_pars.values, mu, nullptr);
   const std::vector<ToyFit> b = run_toys(kBackgroundStream, background_.values, mu, &background_free_);

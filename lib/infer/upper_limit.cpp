@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "infer/asymptotics.h"
 #include "infer/calculator.h"
 #include "infer/root_finding.h"
 
@@ -90,7 +91,11 @@ UpperLimitResult upper_limit(const ClsFunction& cls, const UpperLimitOptions& o)
         r.converged = false;
         r.warnings.push_back(fmt::format("{} CLs has no point above {:g}", curve_name(k), level));
       } else {
-        Root root = brent_root([&](double mu) { return eval(mu)[k] - level; }, a, b, fa, fb, ro);
+        auto g = [&](double value) {
+          if (!o.probit) return value - level;
+          return normal_quantile(std::clamp(value, 1e-300, 1 - 1e-16)) - normal_quantile(level);
+        };
+        Root root = brent_root([&](double mu) { return g(eval(mu)[k]); }, a, b, g(fa + level), g(fb + level), ro);
         limit = root.x;
         if (!root.converged) {
           r.converged = false;
@@ -111,6 +116,7 @@ UpperLimitResult asymptotic_upper_limit(AsymptoticCalculator& calc, UpperLimitOp
   if (std::isnan(o.hi)) o.hi = std::isfinite(poi.hi) ? poi.hi : std::max(1.0, o.lo + 1.0);
   // q̃μ at μ = 0 on a POI bounded at 0: q̃ = q̃_A = 0, CLs = 1 (no fit needed).
   o.cls_is_one_at_lo = calc.test_stat() == TestStat::QmuTilde && o.lo == 0;
+  o.probit = true;
   return upper_limit(
       [&calc](double mu) {
         const HypotestResult h = calc.hypotest(mu);

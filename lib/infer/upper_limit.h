@@ -32,6 +32,10 @@ struct UpperLimitOptions {
   // Points tested first (guesses of the limits, e.g. asymptotic ones for toys); when one of
   // them is below the level on every curve, the range is not extended beyond it.
   std::vector<double> initial_points;
+  // Root-find Φ⁻¹(CLs) − Φ⁻¹(1 − cl) instead of CLs − (1 − cl): the same roots, but nearly
+  // linear in μ for asymptotic CLs (Φ⁻¹ of a Gaussian tail), so the interpolation steps of
+  // Brent's method land close to the root (not for toys: their CLs can be 0 or 1).
+  bool probit = false;
 };
 
 struct UpperLimitResult {
