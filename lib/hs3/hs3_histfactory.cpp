@@ -65,6 +65,7 @@ class Builder {
     index("domains", domains_);
     index("analyses", analyses_);
     for (const auto& [name, node] : distributions_) check_distribution_type(node);
+    validate_all_histfactory();
 
     Result res;
     for (const auto& [name, node] : analyses_) res.analyses.push_back(name);
@@ -92,6 +93,36 @@ class Builder {
     Node type = dist.at("type");
     const std::string t = type.as_string();
     if (!kKnownDistributionTypes.count(t)) type.fail("unknown distribution type '" + t + "'");
+  }
+
+  // Problems anywhere in the document are errors, not only in the likelihood being fitted:
+  // every histfactory_dist's arrays must match its bins, and so must every binned dataset a
+  // likelihood pairs with one.
+  void validate_all_histfactory() {
+    for (const auto& [name, dist] : distributions_) {
+      if (dist.at("type").as_string() != "histfactory_dist") continue;
+      const size_t nb = bins_of_axes(dist.at("axes"));
+      for (const Node& s : dist.at("samples").elements()) {
+        Node sdata = s.at("data");
+        bin_array(sdata.at("contents"), nb, "contents");
+        if (auto e = sdata.get("errors")) bin_array(*e, nb, "errors");
+      }
+    }
+    for (const auto& [lname, lik] : likelihoods_) {
+      auto dists = lik.at("distributions").elements();
+      auto data = lik.at("data").elements();
+      for (size_t i = 0; i < dists.size() && i < data.size(); ++i) {
+        if (!dists[i].is_string() || !data[i].is_string()) continue;
+        auto d = distributions_.find(dists[i].as_string());
+        auto x = data_.find(data[i].as_string());
+        if (d == distributions_.end() || x == data_.end() || d->second.at("type").as_string() != "histfactory_dist") continue;
+        if (!x->second.get("type") || x->second.at("type").as_string() != "binned") continue;
+        Node contents = x->second.at("contents");
+        std::vector<double> counts = bin_array(contents, bins_of_axes(d->second.at("axes")), "contents");
+        for (size_t b = 0; b < counts.size(); ++b)
+          if (counts[b] < 0) throw_input_error(contents.pointer() + "/" + std::to_string(b), "counts must be >= 0, found " + std::to_string(counts[b]));
+      }
+    }
   }
 
   [[noreturn]] void unsupported(const Node& dist, const std::string& role) {
