@@ -145,3 +145,45 @@ TEST_CASE("discovery significance matches pyhf's q0 hypotest", "[infer][pyhf]") 
     CHECK(s.z0_exp == Approx(z(c.p0_exp[2])).margin(1e-4));
   }
 }
+
+TEST_CASE("the q test statistic matches pyhf's hypotest(test_stat='q'), also with a POI bounded below 0", "[infer][pyhf]") {
+  // pyhf 0.7.6 hypotest(mu, ..., test_stat="q", return_tail_probs=True, return_expected_set=True),
+  // scipy_optimizer(tolerance=1e-12), the workspaces' own POI bounds (c2p: [-10, 10]).
+  struct Case { const char* id; double mu, cls, clsb, clb; std::array<double, 5> exp; };
+  const Case cases[] = {
+      {"c2p-one-bin-sys-normsys-uncorr", 1.5, 0.14873317365112956, 0.1487331736511288, 0.999999999999995,
+       {9.382414104011625e-26, 4.315139137176118e-22, 1.6316730032993828e-18, 4.302832355811547e-15, 6.139675688305434e-12}},
+      {"histfactory-example", 2.0, 0.12188566532127722, 0.11517661639998755, 0.94495621036645,
+       {3.535353976447152e-05, 0.00046109650771108474, 0.005153978609434646, 0.04296460479836616, 0.21760371207489126}},
+  };
+  for (const Case& c : cases) {
+    INFO(c.id);
+    const infertest::PyhfReference ref = infertest::read_pyhf_reference(infertest::shared(std::string("reference/pyhf/") + c.id + ".json"));
+    LoadOptions lo;
+    lo.build.measurement = ref.measurement;
+    infer::AsymptoticCalculator calc(load_model(ref.workspace, lo).model, {infer::TestStat::Qmu, infer::inference_fit_options()});
+    const infer::HypotestResult h = calc.hypotest(c.mu);
+    CHECK(h.obs.cls == Approx(c.cls).margin(1e-4));
+    CHECK(h.obs.clsb == Approx(c.clsb).margin(1e-4));
+    CHECK(h.obs.clb == Approx(c.clb).margin(1e-4));
+    auto z = [](double p) { return -infer::normal_quantile(p); };
+    for (size_t k = 0; k < 5; ++k) CHECK(z(h.exp[k].cls) == Approx(z(c.exp[k])).margin(1e-4));
+  }
+}
+
+TEST_CASE("qtilde raises a negative POI lower bound to 0, matching pyhf with the bound at 0", "[infer][pyhf]") {
+  // c2p workspaces bound their POI to [-10, 10]; pyhf's reference used [0, 10]
+  const infertest::PyhfReference ref =
+      infertest::read_pyhf_reference(infertest::shared("reference/pyhf/c2p-one-bin-sys-histosys-uncorr.json"));
+  REQUIRE(ref.poi_bounds);
+  LoadOptions lo;
+  lo.build.measurement = ref.measurement;
+  const model::Model m = load_model(ref.workspace, lo).model;
+  REQUIRE(m.parameters[*m.poi].lo == -10);
+  CHECK(infer::model_for_test_stat(m, infer::TestStat::QmuTilde).parameters[*m.poi].lo == 0);
+  CHECK(infer::model_for_test_stat(m, infer::TestStat::Qmu).parameters[*m.poi].lo == -10);
+  infer::AsymptoticCalculator calc(m);
+  const infer::HypotestResult h = calc.hypotest(1.0);
+  CHECK(h.obs.cls == Approx(ref.cls_obs).margin(1e-4));
+  for (size_t k = 0; k < 5; ++k) CHECK(h.exp[k].cls == Approx(ref.cls_exp[k]).margin(1e-4));
+}

@@ -165,7 +165,7 @@ TEST_CASE("toy-based CLs agrees with the asymptotic CLs on a high-statistics mod
   const model::Model m = load_text(kHighStatistics);
   infer::AsymptoticCalculator asym(m);
   infer::ToyOptions o;
-  o.ntoys = 10000;
+  o.ntoys = 5000;
   o.seed = 1;
   o.threads = 2;
   const auto t0 = std::chrono::steady_clock::now();

@@ -22,7 +22,7 @@ const char* curve_name(size_t k) {
 
 UpperLimitResult upper_limit(const ClsFunction& cls, const UpperLimitOptions& o) {
   UpperLimitResult r;
-  r.level = 1 - o.cl;
+  r.level = std::round((1 - o.cl) * 1e12) / 1e12;  // 0.05 for cl = 0.95, not 0.050000000000000044
   const double level = r.level;
   if (!(o.hi > o.lo)) throw Error(ErrorKind::Usage, "--bounds", "upper-limit search range is empty");
   auto eval = [&](double mu) -> const ClsCurves& {
