@@ -370,9 +370,9 @@ TEST_CASE("fit: normfactor with a lumi constraint: the profile has a closed form
   CHECK(r.nll == Approx(pois_nll(72, 72) + gauss_nll(1.1, 1.1, 0.05)).epsilon(1e-12));
 }
 
-TEST_CASE("a sigmas configuration on a normsys is refused, as in pyhf", "[modifiers][!mayfail]") {
+TEST_CASE("a sigmas configuration on a normsys is refused, as in pyhf", "[modifiers]") {
   // pyhf 0.7.6: InvalidModel("Incorrect number of values (1) for sigmas were configured by you,
-  // expected 9") — normsys has no 'sigmas' (pyhf-semantics.md §1). hs3fit accepts it and uses σ = 2.
+  // expected 9") — normsys has no 'sigmas' (pyhf-semantics.md §1).
   CHECK_THROWS_AS(compile_text(workspace(R"([{"name": "SR", "samples": [
       {"name": "signal", "data": [5], "modifiers": [{"name": "mu", "type": "normfactor", "data": null}]},
       {"name": "bkg", "data": [10], "modifiers": [{"name": "a", "type": "normsys", "data": {"hi": 1.1, "lo": 0.9}}]}]}])",
