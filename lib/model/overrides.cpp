@@ -68,8 +68,11 @@ std::vector<ParameterOverrides::Range> parse_ranges(const std::string& text, con
   // Accept "a=0:20,b=-1:1" and Combine's "a=0,20:b=-1,1".
   std::vector<ParameterOverrides::Range> out;
   std::vector<std::string> items;
-  if (text.find(':') != std::string::npos && text.find(',') != std::string::npos &&
-      text.find('=') != std::string::npos && text.find(':') > text.find(',')) {
+  // Combine style when, after the first '=', a ',' comes before any ':' ("a=0,20" or "a=0,20:b=-1,1").
+  const size_t first_eq = text.find('=');
+  const size_t comma_after = first_eq == std::string::npos ? std::string::npos : text.find(',', first_eq);
+  const size_t colon_after = first_eq == std::string::npos ? std::string::npos : text.find(':', first_eq);
+  if (comma_after != std::string::npos && (colon_after == std::string::npos || comma_after < colon_after)) {
     items = split_top_level(text, ':');  // Combine style
     for (std::string& it : items) {
       size_t comma = it.find(',', it.find('='));
