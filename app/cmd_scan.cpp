@@ -9,6 +9,8 @@
 #include "common_options.h"
 #include "core/error.h"
 #include "infer/profile_scan.h"
+#include "infer/scan_shards.h"
+#include "infer/shards.h"
 #include "model/overrides.h"
 #include "report/infer_report.h"
 
@@ -24,6 +26,8 @@ struct ScanCommand {
   double tolerance = fit::FitOptions{}.tolerance;
   bool json = false, csv = false;
   std::string plot;
+  std::string shard;    // --shard i/N
+  std::string out_dir;  // -o DIR (sharded run)
 };
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -67,7 +71,44 @@ AxisSpec parse_axis(const std::string& text, bool with_count, const char* option
   return a;
 }
 
+// What defines a sharded scan's result: the model options, the workspace (and patch) bytes,
+// the fit tolerance, the scanned parameters, the grid and the number of shards.
+shards::Manifest scan_manifest(const ScanCommand& o, const LoadedModel& lm, const std::vector<std::string>& names,
+                               const std::vector<AxisSpec>& specs, int nshards) {
+  const ModelOptions& mo = o.model;
+  std::vector<std::string> files{mo.workspace};
+  for (const pyhf::PatchRequest& p : to_load_options(mo).patches) files.push_back(p.file);
+  shards::Manifest man("scan");
+  man.set("workspace", lm.source);
+  man.set("workspace_hash", shards::hash_files(files));
+  man.set("measurement", lm.measurement);
+  man.set("poi", lm.model.poi ? lm.model.parameters[*lm.model.poi].name : std::string());
+  man.set("patches", mo.patches).set("patchset", mo.patchset).set("measurement_option", mo.measurement).set("poi_option", mo.poi);
+  man.set("set", mo.set).set("fix", mo.fix).set("float", mo.release).set("bounds", mo.bounds);
+  man.set("normsys_interp", mo.normsys_interp).set("histosys_interp", mo.histosys_interp);
+  man.set("analysis", mo.analysis).set("likelihoods", mo.likelihoods).set("shapesys_vals", mo.shapesys_vals);
+  man.set("tolerance", o.tolerance);
+  man.set("parameters", names);
+  std::string grid = "{";
+  for (size_t a = 0; a < names.size(); ++a)
+    grid += fmt::format("{}{}: [{}, {}, {}]", a ? ", " : "", json::quote(names[a]), shards::number_json(specs[a].lo), shards::number_json(specs[a].hi),
+                        specs[a].n);
+  man.set_raw("grid", grid + "}");
+  long long total = 1;
+  for (const AxisSpec& s : specs) total *= s.n;
+  man.set("points", total);
+  man.set("assignment", "point k (0-based, first axis slowest) -> shard (k mod N) + 1");
+  man.set("shards", nshards);
+  return man;
+}
+
 void run_scan(const ScanCommand& o, int& exit_code) {
+  const bool sharded = !o.shard.empty() || !o.out_dir.empty();
+  if (!o.shard.empty() && o.out_dir.empty()) throw Error(ErrorKind::Usage, "--shard", "a sharded scan writes its results into a directory: add -o DIR");
+  const shards::Shard shard = o.shard.empty() ? shards::Shard{} : shards::parse_shard(o.shard);
+  if (sharded && (o.json || o.csv || !o.plot.empty()))
+    throw Error(ErrorKind::Usage, "-o", "a shard writes its results into the directory; --json, --csv and --plot belong to 'hs3fit merge DIR'");
+  if (sharded && o.model.workspace == "-") throw Error(ErrorKind::Usage, "--shard", "sharded runs read the workspace from a file, not standard input");
   const auto t0 = std::chrono::steady_clock::now();
   LoadedModel lm = load_model(o.model.workspace, to_load_options(o.model));
   const model::Model& m = lm.model;
@@ -124,6 +165,23 @@ void run_scan(const ScanCommand& o, int& exit_code) {
   std::vector<infer::ScanAxis> axes;
   for (size_t a = 0; a < params.size(); ++a) axes.push_back({params[a], infer::linspace(specs[a].lo, specs[a].hi, specs[a].n)});
 
+  if (sharded) {
+    std::vector<std::string> names;
+    std::vector<std::vector<double>> grid;
+    for (size_t a = 0; a < params.size(); ++a) {
+      names.push_back(m.parameters[params[a]].name);
+      grid.push_back(axes[a].values);
+    }
+    const shards::Manifest man = scan_manifest(o, lm, names, specs, shard.count);
+    man.write_or_check(o.out_dir);
+    const infer::ScanShardRun run = infer::run_scan_shard(l, params, grid, best, o.out_dir, shard, man.hash());
+    if (run.already_complete)
+      print(fmt::format("shard {}: already complete in {}\n", shard.name(), run.path));
+    else
+      print(fmt::format("shard {}: {} points ({} computed, {} from the checkpoint) in {} ({:.3f} s)\n", shard.name(), run.computed + run.resumed,
+                        run.computed, run.resumed, run.path, seconds_since(t0)));
+    return;  // points that did not converge are reported by merge (exit code 1 there)
+  }
   const infer::ScanResult s = infer::profile_scan(l, axes, best);
   info.fits = static_cast<long long>(s.points.size()) + 1;
   info.total_s = seconds_since(t0);
@@ -136,7 +194,7 @@ void register_scan(CLI::App& app, int& exit_code) {
   auto opts = std::make_shared<ScanCommand>();
   CLI::App* cmd = app.add_subcommand("scan", "Profile-likelihood scan (2ΔNLL) in one or two parameters, with 68%/95% CL intervals");
   add_model_options(cmd, opts->model);
-  cmd->add_option("--params", opts->params, "Parameters to scan: NAME or NAME,NAME (default: the POI)");
+  cmd->add_option("--params", opts->params, "Parameters to scan: NAME or NAME,NAME (default: the POI; --poi NAME scans NAME)");
   cmd->add_option("--range", opts->range, "1D scan range LO:HI (default: best fit ± 3 errors, inside the bounds)");
   cmd->add_option("--points", opts->points, "Points per axis (default 31 in 1D, 21 x 21 in 2D)");
   cmd->add_option("--grid", opts->grid, "Grid per parameter: LO:HI:N[,LO:HI:N]");
@@ -144,6 +202,10 @@ void register_scan(CLI::App& app, int& exit_code) {
   cmd->add_flag("--json", opts->json, "Print the scan as JSON (schema in README.md)");
   cmd->add_flag("--csv", opts->csv, "Print the scan as CSV");
   cmd->add_option("--plot", opts->plot, "Also plot the scan with gnuplot: FILE.svg, .png or .pdf");
+  cmd->add_option("--shard", opts->shard,
+                  "Compute only shard I of N (1-based, e.g. $SLURM_ARRAY_TASK_ID/N): point k goes to shard (k mod N)+1; needs -o DIR; "
+                  "rerunning resumes; combine with 'hs3fit merge DIR'");
+  cmd->add_option("-o,--output-dir", opts->out_dir, "Directory for sharded results (manifest.json, shard-I-of-N.json); -o alone = --shard 1/1");
   cmd->callback([opts, &exit_code] { run_scan(*opts, exit_code); });
 }
 

@@ -18,13 +18,20 @@ std::vector<double> linspace(double lo, double hi, int n) {
   return v;
 }
 
-namespace {
+std::vector<double> grid_point(const std::vector<std::vector<double>>& axes, size_t k) {
+  std::vector<double> coords(axes.size());
+  for (size_t a = axes.size(); a-- > 0;) {
+    const size_t n = axes[a].size();
+    coords[a] = axes[a][k % n];
+    k /= n;
+  }
+  return coords;
+}
 
-ScanPoint fit_point(Likelihood& l, const std::vector<uint32_t>& params, const std::vector<double>& coords,
-                    const std::vector<double>& start) {
+ScanPoint scan_point(Likelihood& l, const std::vector<uint32_t>& params, const std::vector<double>& coords, const fit::FitResult& best) {
   std::vector<FixedValue> fixed;
   for (size_t a = 0; a < params.size(); ++a) fixed.push_back({params[a], coords[a]});
-  const fit::FitResult r = l.minimize(fixed, start);
+  const fit::FitResult r = l.minimize(fixed, best.values);
   ScanPoint p;
   p.coords = coords;
   p.nll = r.nll;
@@ -35,16 +42,16 @@ ScanPoint fit_point(Likelihood& l, const std::vector<uint32_t>& params, const st
   return p;
 }
 
-}  // namespace
-
 ScanResult profile_scan(Likelihood& l, const std::vector<ScanAxis>& axes, const fit::FitResult& best) {
   if (axes.empty() || axes.size() > 2) throw Error(ErrorKind::Usage, "--params", "a scan has one or two parameters");
   ScanResult s;
   s.best = best;
+  size_t total = 1;
   for (const ScanAxis& a : axes) {
     if (a.values.empty()) throw Error(ErrorKind::Usage, "--points", "empty scan axis");
     s.params.push_back(a.param);
     s.axes.push_back(a.values);
+    total *= a.values.size();
     const model::Parameter& p = l.model().parameters[a.param];
     for (double v : a.values)
       if (v < p.lo || v > p.hi) {
@@ -53,44 +60,15 @@ ScanResult profile_scan(Likelihood& l, const std::vector<ScanAxis>& axes, const 
       }
   }
   if (axes.size() == 2 && axes[0].param == axes[1].param) throw Error(ErrorKind::Usage, "--params", "scan parameters must differ");
+  s.points.reserve(total);
+  for (size_t k = 0; k < total; ++k) s.points.push_back(scan_point(l, s.params, grid_point(s.axes, k), best));
+  finish_scan(s);
+  return s;
+}
 
-  if (axes.size() == 1) {
-    // Outwards from the grid point nearest the best fit, each point warm-started from the
-    // previous one on its side.
-    const std::vector<double>& v = axes[0].values;
-    const uint32_t par = axes[0].param;
-    s.points.resize(v.size());
-    const double x_hat = best.values[par];
-    const size_t centre = static_cast<size_t>(std::min_element(v.begin(), v.end(), [&](double a, double b) {
-                                                return std::fabs(a - x_hat) < std::fabs(b - x_hat);
-                                              }) - v.begin());
-    std::vector<double> start = best.values;
-    for (size_t i = centre; i < v.size(); ++i) {
-      s.points[i] = fit_point(l, s.params, {v[i]}, start);
-      if (s.points[i].usable) start = s.points[i].values;
-    }
-    start = s.points[centre].usable ? s.points[centre].values : best.values;
-    for (size_t i = centre; i-- > 0;) {
-      s.points[i] = fit_point(l, s.params, {v[i]}, start);
-      if (s.points[i].usable) start = s.points[i].values;
-    }
-  } else {
-    // Boustrophedon path over the grid: each point's start is its neighbour on the path.
-    const std::vector<double>& v0 = axes[0].values;
-    const std::vector<double>& v1 = axes[1].values;
-    s.points.resize(v0.size() * v1.size());
-    std::vector<double> start = best.values;
-    for (size_t i = 0; i < v0.size(); ++i) {
-      for (size_t jj = 0; jj < v1.size(); ++jj) {
-        const size_t j = i % 2 == 0 ? jj : v1.size() - 1 - jj;
-        ScanPoint& p = s.points[i * v1.size() + j];
-        p = fit_point(l, s.params, {v0[i], v1[j]}, start);
-        if (p.usable) start = p.values;
-      }
-    }
-  }
-
-  s.nll_min = best.nll;
+void finish_scan(ScanResult& s) {
+  s.nll_min = s.best.nll;
+  s.failed_fits = 0;
   for (const ScanPoint& p : s.points) {
     if (!p.usable) {
       ++s.failed_fits;
@@ -98,14 +76,14 @@ ScanResult profile_scan(Likelihood& l, const std::vector<ScanAxis>& axes, const 
     }
     if (std::isfinite(p.nll) && p.nll < s.nll_min) s.nll_min = p.nll;
   }
-  if (s.nll_min < best.nll - 1e-6)
-    spdlog::warn("the scan found −ln L {:.8f} below the free fit's {:.8f}: 2ΔNLL is relative to the scan's minimum", s.nll_min, best.nll);
+  if (s.nll_min < s.best.nll - 1e-6)
+    spdlog::warn("the scan found −ln L {:.8f} below the free fit's {:.8f}: 2ΔNLL is relative to the scan's minimum", s.nll_min, s.best.nll);
   for (ScanPoint& p : s.points) p.delta_twice_nll = 2 * (p.nll - s.nll_min);
-  if (axes.size() == 1) {
+  s.intervals.clear();
+  if (s.axes.size() == 1) {
     s.intervals.push_back(scan_interval(s, 0.6826894921370859));
     s.intervals.push_back(scan_interval(s, 0.95));
   }
-  return s;
 }
 
 ScanInterval scan_interval(const ScanResult& s, double cl) {

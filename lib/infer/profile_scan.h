@@ -1,6 +1,7 @@
 // Profile-likelihood scans in one or two parameters: at every grid point a conditional fit
-// (the scanned parameters fixed, all others profiled), warm-started from the neighbouring
-// point; 2ΔNLL = 2(−ln L(point) − min −ln L). In 1D the 68 % / 95 % CL intervals are where
+// (the scanned parameters fixed, all others profiled), started from the free fit's minimum —
+// the same start for every point, so that a point's result does not depend on which points
+// were fitted before it (a scan split into shards equals the single-process scan bit for bit); 2ΔNLL = 2(−ln L(point) − min −ln L). In 1D the 68 % / 95 % CL intervals are where
 // 2ΔNLL crosses the χ²₁ thresholds (1, 3.84); in 2D the thresholds are those of χ²₂ (2.30, 5.99).
 #pragma once
 #include <string>
@@ -47,6 +48,15 @@ struct ScanResult {
 
 // `best` is the free fit of `likelihood` (its minimum is the 2ΔNLL reference).
 ScanResult profile_scan(Likelihood& likelihood, const std::vector<ScanAxis>& axes, const fit::FitResult& best);
+
+// The pieces of profile_scan, for scans computed in shards:
+// the coordinates of point k of the grid (first axis slowest),
+std::vector<double> grid_point(const std::vector<std::vector<double>>& axes, size_t k);
+// the conditional fit at one point (the params held at coords), started from `best.values`,
+ScanPoint scan_point(Likelihood& likelihood, const std::vector<uint32_t>& params, const std::vector<double>& coords,
+                     const fit::FitResult& best);
+// and the summary of s.points (all set) and s.best: nll_min, 2ΔNLL, failed fits, 1D intervals.
+void finish_scan(ScanResult& s);
 
 // Crossing points of a 1D scan with the χ²₁ threshold of `cl`: linear interpolation of
 // ±√(2ΔNLL) between neighbouring points (exact for a parabolic profile), the free fit's

@@ -1,0 +1,96 @@
+// hs3fit merge DIR: combine the shards of a sharded run (scan --shard, limit --toys --shard,
+// limit --patchset --shard) into the result the single-process run prints, after checking
+// that every shard is there, finished and made by the same run (manifest hash).
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <memory>
+#include <spdlog/spdlog.h>
+
+#include "commands.h"
+#include "common_options.h"
+#include "core/error.h"
+#include "infer/scan_shards.h"
+#include "infer/shards.h"
+#include "json/json_reader.h"
+#include "report/infer_report.h"
+
+namespace hs3fit::app {
+
+namespace {
+struct MergeCommand {
+  std::string dir;
+  bool json = false, csv = false;
+  std::string plot;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// The parameters a report needs: the scanned ones (indices 0..n-1) and the POI.
+model::Model names_only_model(const std::vector<std::string>& names, const std::string& poi) {
+  model::Model m;
+  for (const std::string& n : names) m.parameters.push_back({n});
+  if (!poi.empty()) {
+    for (uint32_t i = 0; i < m.parameters.size(); ++i)
+      if (m.parameters[i].name == poi) m.poi = i;
+    if (!m.poi) {
+      m.parameters.push_back({poi});
+      m.poi = static_cast<uint32_t>(m.parameters.size() - 1);
+    }
+  }
+  return m;
+}
+
+// Missing or inconsistent shards: every problem on stderr, exit code 2.
+bool report_problems(const std::string& dir, const std::vector<std::string>& problems, int& exit_code) {
+  if (problems.empty()) return false;
+  std::string text = "error: " + dir + ": cannot merge:\n";
+  for (const std::string& p : problems) text += "  " + p + "\n";
+  std::fputs(text.c_str(), stderr);
+  exit_code = kExitBadInput;
+  return true;
+}
+
+void merge_scan(const MergeCommand& o, int& exit_code) {
+  const auto t0 = std::chrono::steady_clock::now();
+  infer::MergedScan ms = infer::merge_scan(o.dir);
+  if (report_problems(o.dir, ms.problems, exit_code)) return;
+  const model::Model m = names_only_model(ms.names, ms.poi);
+  infer::ScanResult& s = ms.scan;
+  s.best.values.resize(m.parameters.size(), std::nan(""));
+  report::InferInfo info;
+  info.workspace = ms.workspace;
+  info.measurement = ms.measurement;
+  info.fits = static_cast<long long>(s.points.size()) + 1;
+  info.load_s = 0;
+  info.total_s = seconds_since(t0);
+  if (!o.plot.empty()) report::plot_scan(m, s, o.plot);
+  if (s.failed_fits > 0 || !ms.best_usable) exit_code = kExitNotConverged;
+  print(o.json ? report::scan_json(m, s, info) : o.csv ? report::scan_csv(m, s) : report::scan_table(m, s, info));
+}
+
+void run_merge(const MergeCommand& o, int& exit_code) {
+  if (o.json && o.csv) throw Error(ErrorKind::Usage, "--csv", "choose one of --json and --csv");
+  const std::string manifest = shards::read_manifest(o.dir);
+  const json::Document d = json::parse(manifest, shards::manifest_path(o.dir));
+  const std::string command = d.root().at("command").as_string();
+  if (command == "scan") return merge_scan(o, exit_code);
+  throw Error(ErrorKind::Input, shards::manifest_path(o.dir), "unknown sharded command '" + command + "'");
+}
+
+void register_merge(CLI::App& app, int& exit_code) {
+  auto opts = std::make_shared<MergeCommand>();
+  CLI::App* cmd = app.add_subcommand("merge", "Merge the shards of a sharded scan or limit run (directory of --shard I/N -o DIR) into one result");
+  cmd->add_option("dir", opts->dir, "Output directory of the shards (with manifest.json)")->required();
+  cmd->add_flag("--json", opts->json, "Print the merged result as JSON (the same schema as the unsharded command)");
+  cmd->add_flag("--csv", opts->csv, "Print a merged scan as CSV");
+  cmd->add_option("--plot", opts->plot, "Also plot the merged scan with gnuplot: FILE.svg, .png or .pdf");
+  cmd->callback([opts, &exit_code] { run_merge(*opts, exit_code); });
+}
+
+}  // namespace
+
+static CommandRegistration registration("merge", register_merge);
+
+}  // namespace hs3fit::app

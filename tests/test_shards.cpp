@@ -1,0 +1,291 @@
+// Sharded scans (hs3fit scan --shard i/N -o DIR, hs3fit merge DIR): a scan split into shards
+// and merged equals the single-process scan bit for bit; killed tasks resume without
+// recomputing finished points; merge refuses incomplete or inconsistent directories; a
+// directory of another run (workspace bytes, options) is refused. Shard helpers: assignment,
+// hashes, checkpoints.
+#include <csignal>
+#include <fcntl.h>
+#include <cstdlib>
+#include <filesystem>
+#include <fmt/format.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+#include "infer/shards.h"
+#include "test_support.h"
+
+using namespace hs3test;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A temporary directory, removed with its contents.
+class TempDir {
+ public:
+  TempDir() {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/hs3fit-shards-XXXXXX";
+    std::vector<char> buf(pattern.begin(), pattern.end());
+    buf.push_back('\0');
+    REQUIRE(mkdtemp(buf.data()) != nullptr);
+    path_ = buf.data();
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+const std::string kWorkspace = source_path("workspaces/simple-2bin.json");
+
+// Everything of a scan's JSON before "fits" (which, with "timing_s", depends on the run).
+std::string without_timing(const std::string& json) {
+  const size_t at = json.find("\n  \"fits\":");
+  REQUIRE(at != std::string::npos);
+  return json.substr(0, at);
+}
+
+size_t count_lines(const std::string& path) {
+  const std::string text = read_file(path);
+  return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+// "shard 1/1: 400 points (150 computed, 250 from the checkpoint) in ..." -> {computed, resumed}
+std::pair<int, int> computed_and_resumed(const std::string& out) {
+  int total = 0, computed = -1, resumed = -1, i = 0, n = 0;
+  REQUIRE(std::sscanf(out.c_str(), "shard %d/%d: %d points (%d computed, %d from the checkpoint)", &i, &n, &total, &computed, &resumed) == 5);
+  CHECK(computed + resumed == total);
+  return {computed, resumed};
+}
+
+}  // namespace
+
+TEST_CASE("shard assignment is round-robin, 1-based and validated", "[shards]") {
+  using hs3fit::shards::parse_shard;
+  const auto s = parse_shard("3/50");
+  CHECK(s.index == 3);
+  CHECK(s.count == 50);
+  CHECK(hs3fit::shards::items_of(s, 160) == std::vector<size_t>{2, 52, 102, 152});
+  CHECK(hs3fit::shards::shard_of(152, 50) == 3);
+  // every item in exactly one shard
+  std::vector<int> seen(1000, 0);
+  for (int i = 1; i <= 7; ++i)
+    for (size_t k : hs3fit::shards::items_of({i, 7}, 1000)) ++seen[k];
+  CHECK(std::all_of(seen.begin(), seen.end(), [](int c) { return c == 1; }));
+  for (const char* bad : {"0/50", "51/50", "3", "3/0", "a/5", "-1/5", "3/50/2", ""}) {
+    INFO(bad);
+    CHECK_THROWS_AS(parse_shard(bad), hs3fit::Error);
+  }
+}
+
+TEST_CASE("FNV-1a 64 matches the published test vectors", "[shards]") {
+  // http://www.isthe.com/chongo/src/fnv/test_fnv.c
+  CHECK(hs3fit::shards::fnv1a64("") == 0xcbf29ce484222325ull);
+  CHECK(hs3fit::shards::fnv1a64("a") == 0xaf63dc4c8601ec8cull);
+  CHECK(hs3fit::shards::fnv1a64("foobar") == 0x85944171f73967e8ull);
+  CHECK(hs3fit::shards::hex64(0xaf63dc4c8601ec8cull) == "af63dc4c8601ec8c");
+}
+
+TEST_CASE("a checkpoint drops a torn last line and keeps the finished records", "[shards]") {
+  TempDir dir;
+  const std::string path = dir / "cp.jsonl";
+  {
+    hs3fit::shards::Checkpoint cp(path, "{\"h\": 1}");
+    cp.append("{\"k\": 0}");
+    cp.append("{\"k\": 1}");
+  }
+  {
+    std::ofstream out(path, std::ios::app);
+    out << "{\"k\": 2, \"nl";  // killed while writing
+  }
+  {
+    hs3fit::shards::Checkpoint cp(path, "{\"h\": 1}");
+    CHECK(cp.records() == std::vector<std::string>{"{\"k\": 0}", "{\"k\": 1}"});
+    cp.append("{\"k\": 2}");
+  }
+  CHECK(read_file(path) == "{\"h\": 1}\n{\"k\": 0}\n{\"k\": 1}\n{\"k\": 2}\n");
+  CHECK_THROWS_AS(hs3fit::shards::Checkpoint(path, "{\"h\": 2}"), hs3fit::Error);  // another run's checkpoint
+}
+
+TEST_CASE("a 1000-point scan in 50 shards, merged, equals the single-process scan bit for bit", "[shards][cli][slow]") {
+  TempDir dir;
+  const std::string scan = "scan " + quote(kWorkspace) + " --poi mu --range 0:5 --points 1000";
+  const RunResult whole = run_hs3fit(scan + " --json");
+  REQUIRE(whole.exit_code == 0);
+  for (int i = 1; i <= 50; ++i) {
+    const RunResult r = run_hs3fit(scan + fmt::format(" --shard {}/50 -o ", i) + quote(dir.path()));
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(computed_and_resumed(r.out) == std::pair<int, int>{20, 0});
+  }
+  CHECK(!file_exists(dir / "shard-7-of-50.partial.jsonl"));  // checkpoints become shard files
+  const RunResult merged = run_hs3fit("merge " + quote(dir.path()) + " --json");
+  INFO(merged.err);
+  REQUIRE(merged.exit_code == 0);
+  CHECK(without_timing(merged.out) == without_timing(whole.out));
+  // every point is there, in grid order (1000 2ΔNLL values; the first at mu = 0, the last at 5)
+  const auto doc = parse_json(merged.out);
+  const auto points = doc.root().at("points").elements();
+  REQUIRE(points.size() == 1000);
+  CHECK(points.front().at("values").at("mu").as_number() == 0.0);
+  CHECK(points.back().at("values").at("mu").as_number() == 5.0);
+  // the table and CSV of merge are the unsharded scan's too
+  CHECK(run_hs3fit("merge " + quote(dir.path()) + " --csv").out == run_hs3fit(scan + " --csv").out);
+}
+
+TEST_CASE("a 2D scan in shards merges into the single-process scan", "[shards][cli]") {
+  TempDir dir;
+  const std::string scan = "scan " + quote(kWorkspace) + " --params mu,uncorr_bkguncrt[0] --grid 0:3:7,0.8:1.2:5";
+  const RunResult whole = run_hs3fit(scan + " --json");
+  REQUIRE(whole.exit_code == 0);
+  for (int i = 1; i <= 4; ++i) REQUIRE(run_hs3fit(scan + fmt::format(" --shard {}/4 -o ", i) + quote(dir.path())).exit_code == 0);
+  const RunResult merged = run_hs3fit("merge " + quote(dir.path()) + " --json");
+  REQUIRE(merged.exit_code == 0);
+  CHECK(without_timing(merged.out) == without_timing(whole.out));
+}
+
+TEST_CASE("a killed shard resumes without recomputing its finished points", "[shards][cli]") {
+  TempDir dir;
+  const std::string args = " --poi mu --range 0:5 --points 3000";
+  const std::string checkpoint = dir / "shard-1-of-1.partial.jsonl";
+  // Start the shard, SIGKILL it once some points are in the checkpoint.
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    execl(HS3FIT_BINARY, HS3FIT_BINARY, "scan", kWorkspace.c_str(), "--poi", "mu", "--range", "0:5", "--points", "3000", "--shard", "1/1", "-o",
+          dir.path().c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  size_t lines = 0;
+  for (int i = 0; i < 20000 && lines < 101; ++i) {  // header + 100 points
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+    if (file_exists(checkpoint)) lines = count_lines(checkpoint);
+  }
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  REQUIRE(WIFSIGNALED(status));  // killed, not finished
+  REQUIRE(!file_exists(dir / "shard-1-of-1.json"));
+  const size_t done = count_lines(checkpoint) - 1;
+  REQUIRE(done >= 100);
+  REQUIRE(done < 3000);
+
+  // merge says what is missing
+  const RunResult early = run_hs3fit("merge " + quote(dir.path()) + " --json");
+  CHECK(early.exit_code == 2);
+  CHECK(early.err.find("shard 1/1 is unfinished") != std::string::npos);
+  CHECK(early.out.empty());
+
+  // rerun: only the missing points are fitted
+  const RunResult again = run_hs3fit("scan " + quote(kWorkspace) + args + " --shard 1/1 -o " + quote(dir.path()));
+  INFO(again.err);
+  REQUIRE(again.exit_code == 0);
+  const auto [computed, resumed] = computed_and_resumed(again.out);
+  CHECK(static_cast<size_t>(resumed) == done);
+  CHECK(computed == 3000 - resumed);
+  CHECK(!file_exists(checkpoint));
+  // a third run has nothing to do
+  CHECK(run_hs3fit("scan " + quote(kWorkspace) + args + " --shard 1/1 -o " + quote(dir.path())).out.find("already complete") != std::string::npos);
+
+  const RunResult merged = run_hs3fit("merge " + quote(dir.path()) + " --json");
+  REQUIRE(merged.exit_code == 0);
+  CHECK(without_timing(merged.out) == without_timing(run_hs3fit("scan " + quote(kWorkspace) + args + " --json").out));
+}
+
+TEST_CASE("a checkpoint cut mid-line resumes from its last complete point", "[shards][cli]") {
+  TempDir dir;
+  const std::string scan = "scan " + quote(kWorkspace) + " --poi mu --range 0:5 --points 60 --shard 2/3 -o " + quote(dir.path());
+  REQUIRE(run_hs3fit(scan).exit_code == 0);
+  // Rebuild a checkpoint from the finished shard: header, 7 points, and half of the 8th.
+  const std::string final_text = read_file(dir / "shard-2-of-3.json");
+  const auto doc = parse_json(final_text);
+  const std::string hash = doc.root().at("manifest_hash").as_string();
+  std::vector<std::string> recs;
+  for (const std::string& line : lines_of(final_text))
+    if (line.find("{\"k\":") != std::string::npos) recs.push_back(line.substr(line.find('{'), line.rfind('}') - line.find('{') + 1));
+  REQUIRE(recs.size() == 20);
+  std::string cp = "{\"manifest_hash\": \"" + hash + "\", \"shard\": \"2/3\"}\n";
+  for (int i = 0; i < 7; ++i) cp += recs[static_cast<size_t>(i)] + "\n";
+  cp += recs[7].substr(0, recs[7].size() / 2);
+  fs::remove(dir / "shard-2-of-3.json");
+  { std::ofstream(dir / "shard-2-of-3.partial.jsonl", std::ios::binary) << cp; }
+  const RunResult r = run_hs3fit(scan);
+  REQUIRE(r.exit_code == 0);
+  CHECK(computed_and_resumed(r.out) == std::pair<int, int>{13, 7});
+  CHECK(read_file(dir / "shard-2-of-3.json") == final_text);
+}
+
+TEST_CASE("merge lists missing, duplicated and foreign shards and points, with exit code 2", "[shards][cli]") {
+  TempDir dir;
+  const std::string scan = "scan " + quote(kWorkspace) + " --poi mu --range 0:5 --points 40";
+  for (int i : {1, 2, 4, 5}) REQUIRE(run_hs3fit(scan + fmt::format(" --shard {}/5 -o ", i) + quote(dir.path())).exit_code == 0);
+  RunResult r = run_hs3fit("merge " + quote(dir.path()));
+  CHECK(r.exit_code == 2);
+  CHECK(r.out.empty());
+  CHECK(r.err.find("missing shards (1 of 5): 3") != std::string::npos);
+  CHECK(r.err.find("missing points (8 of 40, 0-based in output order): 2, 7, 12, 17, 22, 27, 32, 37") != std::string::npos);
+
+  REQUIRE(run_hs3fit(scan + " --shard 3/5 -o " + quote(dir.path())).exit_code == 0);
+  REQUIRE(run_hs3fit("merge " + quote(dir.path())).exit_code == 0);
+
+  // a duplicated point record
+  const std::string path = dir / "shard-1-of-5.json";
+  const std::string text = read_file(path);
+  const size_t a = text.find("{\"k\":0,"), b = text.find('\n', a);
+  REQUIRE(a != std::string::npos);
+  REQUIRE(text[b - 1] == ',');
+  { std::ofstream(path, std::ios::binary) << text.substr(0, a) + text.substr(a, b - a - 1) + ",\n    " + text.substr(a); }
+  r = run_hs3fit("merge " + quote(dir.path()));
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("points 0 are duplicated") != std::string::npos);
+  { std::ofstream(path, std::ios::binary) << text; }
+
+  // a shard file of another layout in the directory
+  fs::copy_file(path, dir / "shard-1-of-4.json");
+  r = run_hs3fit("merge " + quote(dir.path()));
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("shard-1-of-4.json: a shard of another layout") != std::string::npos);
+}
+
+TEST_CASE("a directory of another run is refused, naming what differs", "[shards][cli]") {
+  TempDir dir;
+  TempFile ws(read_file(kWorkspace));
+  const std::string base = " --poi mu --range 0:5 --points 40 -o " + quote(dir.path());
+  REQUIRE(run_hs3fit("scan " + quote(ws.path()) + base + " --shard 1/4").exit_code == 0);
+
+  RunResult r = run_hs3fit("scan " + quote(ws.path()) + " --poi mu --range 0:6 --points 40 -o " + quote(dir.path()) + " --shard 2/4");
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("grid (here {\"mu\":[0,6,40]}") != std::string::npos);
+
+  r = run_hs3fit("scan " + quote(ws.path()) + base + " --shard 2/5");
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("shards (here 5, there 4)") != std::string::npos);
+
+  // the same file name with other bytes (one more observed event)
+  std::string text = read_file(kWorkspace);
+  const size_t at = text.find("\"observations\"");
+  REQUIRE(at != std::string::npos);
+  const size_t digit = text.find_first_of("0123456789", text.find("\"data\"", at));
+  text.insert(digit, "1");
+  ws.write(text);
+  r = run_hs3fit("scan " + quote(ws.path()) + base + " --shard 2/4");
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("workspace_hash") != std::string::npos);
+
+  // usage errors
+  CHECK(run_hs3fit("scan " + quote(kWorkspace) + " --shard 0/4 -o " + quote(dir / "x")).exit_code == 2);
+  CHECK(run_hs3fit("scan " + quote(kWorkspace) + " --shard 1/4").exit_code == 2);  // no -o
+  CHECK(run_hs3fit("merge " + quote(dir / "nothing-here")).exit_code == 2);
+}
