@@ -8,13 +8,18 @@
 
 #include "commands.h"
 #include "common_options.h"
+#include "core/error.h"
 #include "eval/evaluator.h"
 #include "fit/minimizer.h"
 #include "infer/calculator.h"
+#include "infer/impacts.h"
 #include "infer/minos.h"
 #include "model/overrides.h"
+#include "model/yields.h"
 #include "report/fit_report.h"
 #include "report/infer_report.h"
+#include "report/plot.h"
+#include "report/pulls_report.h"
 #include "tape/compiler.h"
 
 namespace hs3fit::app {
@@ -27,6 +32,8 @@ struct FitCommand {
   bool no_hesse = false;
   std::string minos;        // --minos NAME[,NAME...] or all
   bool significance = false;
+  std::string pulls;        // --pulls FILE: pulls table and plot
+  bool yields = false;      // --yields: pre-/post-fit yield tables with uncertainties
 };
 }  // namespace
 
@@ -41,7 +48,12 @@ void register_fit(CLI::App& app, int& exit_code) {
   cmd->add_flag("--no-hesse", opts->no_hesse, "Skip the covariance (errors and correlations)");
   cmd->add_option("--minos", opts->minos, "Asymmetric profile-likelihood (MINOS) intervals for NAME[,NAME...] or all");
   cmd->add_flag("--significance", opts->significance, "Discovery significance of the POI (q0): observed and expected Z0, p0");
+  cmd->add_option("--pulls", opts->pulls,
+                  "Also print the pulls and constraints of the nuisance parameters and plot them with gnuplot: FILE.svg, .png or .pdf");
+  cmd->add_flag("--yields", opts->yields, "Also print pre- and post-fit yields per channel and sample with uncertainties");
   cmd->callback([opts, &exit_code] {
+    if (!opts->pulls.empty()) report::plot::terminal(opts->pulls, 1, 1, "--pulls");  // a bad extension fails before the fit
+    if (!opts->pulls.empty() && opts->no_hesse) throw Error(ErrorKind::Usage, "--pulls", "pulls need the covariance: drop --no-hesse");
     const auto t0 = std::chrono::steady_clock::now();
     LoadedModel lm = load_model(opts->model.workspace, to_load_options(opts->model));
     const auto tc = std::chrono::steady_clock::now();
@@ -82,16 +94,34 @@ void register_fit(CLI::App& app, int& exit_code) {
       significance = infer::discovery_significance(lm.model, infer::inference_fit_options(opts->tolerance));
       if (!significance->converged) exit_code = kExitNotConverged;
     }
+    const std::vector<infer::Pull> pulls = infer::pulls(lm.model, r);
+    std::vector<model::ChannelYields> yields_pre, yields_post;
+    std::optional<infer::YieldErrors> errors_pre, errors_post;
+    if (opts->yields) {
+      yields_pre = model::expected_yields(lm.model, lm.model.initial_values());
+      yields_post = model::expected_yields(lm.model, r.values);
+      errors_pre = infer::prefit_yield_errors(lm.model);
+      if (!r.errors.empty() && r.covariance.rows() == static_cast<Eigen::Index>(r.free.size()))
+        errors_post = infer::yield_errors(lm.model, r.values, r.free, r.covariance);
+    }
     info.total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (opts->json) {
-      print(report::add_to_fit_json(report::fit_json(lm.model, r, info), lm.model, opts->minos.empty() ? nullptr : &minos,
-                                    significance ? &*significance : nullptr));
+      std::string doc = report::add_to_fit_json(report::fit_json(lm.model, r, info), lm.model, opts->minos.empty() ? nullptr : &minos,
+                                                significance ? &*significance : nullptr);
+      doc = report::plot::splice_json_members(doc, report::pulls_json_members(pulls));
+      if (opts->yields)
+        doc = report::plot::splice_json_members(
+            doc, report::fit_yields_json_members(yields_pre, *errors_pre, yields_post, errors_post ? &*errors_post : nullptr));
+      print(doc);
     } else {
       std::string text = report::fit_table(lm.model, r, info);
       if (!minos.empty()) text += report::minos_table(lm.model, minos);
       if (significance) text += report::significance_table(lm.model, *significance);
+      if (!opts->pulls.empty()) text += report::pulls_table(pulls);
+      if (opts->yields) text += report::fit_yields_table(yields_pre, *errors_pre, yields_post, errors_post ? &*errors_post : nullptr);
       print(text);
     }
+    if (!opts->pulls.empty()) report::plot_pulls(pulls, opts->pulls, "--pulls");
   });
 }
 

@@ -155,4 +155,82 @@ std::string eval_json(const model::Model& m, const EvalResult& e, const RunInfo&
   return w.str();
 }
 
+// ------------------------------------------------------------------------------ fit --yields
+
+namespace {
+std::string value_pm(double v, double e, bool with_error) {
+  if (!with_error) return fmt::format("{:.6g}", v);
+  return std::isfinite(e) ? fmt::format("{:.6g} ± {:.3g}", v, e) : fmt::format("{:.6g} ± ?", v);
+}
+}  // namespace
+
+std::string fit_yields_table(const std::vector<model::ChannelYields>& pre, const infer::YieldErrors& pre_err,
+                             const std::vector<model::ChannelYields>& post, const infer::YieldErrors* post_err) {
+  std::string out = "\nYields per channel and sample (pre-fit: constraint widths, post-fit: fit covariance; linear propagation)\n";
+  size_t w = 10;
+  for (const auto& c : pre)
+    for (const auto& s : c.samples) w = std::max(w, s.name.size());
+  const bool have_post = !post.empty();
+  for (size_t i = 0; i < pre.size(); ++i) {
+    const auto& c = pre[i];
+    out += fmt::format("channel {} ({} bins)\n", c.name, c.expected.size());
+    out += fmt::format("  {:<{}}  {:>24}{}\n", "sample", w, "pre-fit", have_post ? fmt::format("  {:>24}", "post-fit") : "");
+    for (size_t j = 0; j < c.samples.size(); ++j) {
+      out += fmt::format("  {:<{}}  {:>24}", c.samples[j].name, w, value_pm(c.samples[j].total, pre_err.channels[i].samples[j].total, true));
+      if (have_post)
+        out += fmt::format("  {:>24}", value_pm(post[i].samples[j].total, post_err ? post_err->channels[i].samples[j].total : 0.0, post_err));
+      out += '\n';
+    }
+    out += fmt::format("  {:<{}}  {:>24}", "total", w, value_pm(c.expected_total, pre_err.channels[i].expected_total, true));
+    if (have_post) out += fmt::format("  {:>24}", value_pm(post[i].expected_total, post_err ? post_err->channels[i].expected_total : 0.0, post_err));
+    out += fmt::format("\n  {:<{}}  {:>24}\n", "observed", w, fmt::format("{:.6g}", c.observed_total));
+  }
+  return out;
+}
+
+namespace {
+void write_yield_channels(json::Writer& w, const std::vector<model::ChannelYields>& cs, const infer::YieldErrors* err) {
+  w.begin_array();
+  for (size_t i = 0; i < cs.size(); ++i) {
+    const auto& c = cs[i];
+    w.begin_object();
+    w.key("name").value(c.name);
+    w.key("samples").begin_array();
+    for (size_t j = 0; j < c.samples.size(); ++j) {
+      const auto& s = c.samples[j];
+      w.begin_object().key("name").value(s.name).key("total").value(s.total);
+      w.key("total_error");
+      if (err) w.value(err->channels[i].samples[j].total); else w.null();
+      w.key("bins").numbers(s.bins);
+      if (err) w.key("bins_error").numbers(err->channels[i].samples[j].bins);
+      w.end_object();
+    }
+    w.end_array();
+    w.key("expected").numbers(c.expected);
+    if (err) w.key("expected_error").numbers(err->channels[i].expected);
+    w.key("expected_total").value(c.expected_total);
+    w.key("expected_total_error");
+    if (err) w.value(err->channels[i].expected_total); else w.null();
+    w.key("observed").numbers(c.observed);
+    w.key("observed_total").value(c.observed_total);
+    w.end_object();
+  }
+  w.end_array();
+}
+}  // namespace
+
+std::string fit_yields_json_members(const std::vector<model::ChannelYields>& pre, const infer::YieldErrors& pre_err,
+                                    const std::vector<model::ChannelYields>& post, const infer::YieldErrors* post_err) {
+  json::Writer w;
+  w.begin_object();
+  w.key("yields").begin_object();
+  w.key("prefit");
+  write_yield_channels(w, pre, &pre_err);
+  w.key("postfit");
+  write_yield_channels(w, post, post_err);
+  w.end_object();
+  w.end_object();
+  return w.str();
+}
+
 }  // namespace hs3fit::report

@@ -5,6 +5,8 @@
 #include <vector>
 
 #include "fit/minimizer.h"
+#include "infer/impacts.h"
+#include "model/yields.h"
 #include "model/model.h"
 
 namespace hs3fit::report {
@@ -26,5 +28,14 @@ struct EvalResult {
 };
 std::string eval_table(const model::Model& m, const EvalResult& e, const RunInfo& info);
 std::string eval_json(const model::Model& m, const EvalResult& e, const RunInfo& info);
+
+// hs3fit fit --yields: pre- and post-fit expected events per channel and sample with their
+// uncertainties (infer::prefit_yield_errors / infer::yield_errors), and the same as the JSON
+// member "yields" ({"prefit": [...], "postfit": [...]}, a superset of `hs3fit yields --json`)
+// for plot::splice_json_members. `post_err` may be null (no covariance: errors unavailable).
+std::string fit_yields_table(const std::vector<model::ChannelYields>& pre, const infer::YieldErrors& pre_err,
+                             const std::vector<model::ChannelYields>& post, const infer::YieldErrors* post_err);
+std::string fit_yields_json_members(const std::vector<model::ChannelYields>& pre, const infer::YieldErrors& pre_err,
+                                    const std::vector<model::ChannelYields>& post, const infer::YieldErrors* post_err);
 
 }  // namespace hs3fit::report

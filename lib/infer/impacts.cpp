@@ -1,0 +1,419 @@
+#include "infer/impacts.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include <Eigen/Cholesky>
+
+#include <spdlog/spdlog.h>
+
+#include "core/error.h"
+#include "eval/evaluator.h"
+#include "tape/compiler.h"
+#include "tape/interpolation.h"
+
+namespace hs3fit::infer {
+
+namespace {
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+// Start points for the fits with one parameter k fixed at a value: Newton steps on the other
+// free parameters with the Hessian H of the nominal minimum held fixed (a chord method: one
+// gradient per step, no new Hessian), from x̂ with x_k moved. The first step is the conditional
+// mean x̂ − H_rr⁻¹ H_rk (at − x̂_k), exact for a quadratic −ln L; the next ones correct for the
+// model's curvature. Each step is accepted only if −ln L decreases (halved up to 6 times).
+// The minimizer then starts next to the conditional minimum and only has to verify it.
+class ConditionalStarter {
+ public:
+  ConditionalStarter(const model::Model& m, const fit::FitResult& nominal)
+      : m_(m), nominal_(nominal), tape_(tape::compile(m)), ev_(tape_) {
+    objective_ = [this](const double* x, double* g) { return g ? ev_.nll_and_gradient(x, g) : ev_.nll(x); };
+    hessian_ = fit::gradient_fd_hessian(objective_, nominal.values, nominal.free, m.parameters, &evaluations_);
+    edm_goal_ = nominal.edm_goal > 0 ? nominal.edm_goal : 1e-7;
+  }
+
+  std::vector<double> start(uint32_t k, double at) {
+    std::vector<double> x = nominal_.values;
+    x[k] = at;
+    const auto it = std::find(nominal_.free.begin(), nominal_.free.end(), k);
+    if (it == nominal_.free.end() || !hessian_.allFinite()) return x;
+    const auto col = static_cast<Eigen::Index>(it - nominal_.free.begin());
+    const auto n = static_cast<Eigen::Index>(nominal_.free.size());
+    std::vector<Eigen::Index> rest;
+    for (Eigen::Index i = 0; i < n; ++i)
+      if (i != col) rest.push_back(i);
+    const auto r = static_cast<Eigen::Index>(rest.size());
+    if (r == 0) return x;
+    Eigen::MatrixXd h(r, r);
+    for (Eigen::Index a = 0; a < r; ++a)
+      for (Eigen::Index b = 0; b < r; ++b) h(a, b) = hessian_(rest[static_cast<size_t>(a)], rest[static_cast<size_t>(b)]);
+    Eigen::LLT<Eigen::MatrixXd> llt(h);
+    if (llt.info() != Eigen::Success) return x;
+    std::vector<double> g(x.size()), xn(x.size()), gn(x.size());
+    double f = objective_(x.data(), g.data());
+    ++evaluations_;
+    if (!std::isfinite(f)) return nominal_start(k, at);
+    Eigen::VectorXd gr(r);
+    for (int iter = 0; iter < 60; ++iter) {
+      for (Eigen::Index a = 0; a < r; ++a) gr[a] = g[nominal_.free[static_cast<size_t>(rest[static_cast<size_t>(a)])]];
+      const Eigen::VectorXd step = llt.solve(-gr);
+      const double edm = -0.5 * gr.dot(step);
+      spdlog::trace("impacts: chord step {} for parameter {}: -ln L {:.12g}, EDM {:.3g}", iter, k, f, edm);
+      if (!(edm > 1e-6 * edm_goal_) || !step.allFinite()) break;
+      bool accepted = false;
+      for (double t = 1.0; t > 0.01 && !accepted; t *= 0.5) {
+        xn = x;
+        for (Eigen::Index a = 0; a < r; ++a) {
+          const uint32_t p = nominal_.free[static_cast<size_t>(rest[static_cast<size_t>(a)])];
+          xn[p] = std::clamp(x[p] + t * step[a], m_.parameters[p].lo, m_.parameters[p].hi);
+        }
+        const double fn = objective_(xn.data(), gn.data());
+        ++evaluations_;
+        if (std::isfinite(fn) && fn < f) {
+          x.swap(xn);
+          g.swap(gn);
+          f = fn;
+          accepted = true;
+        }
+      }
+      if (!accepted) break;
+    }
+    return x;
+  }
+  int evaluations() const { return evaluations_; }
+
+ private:
+  std::vector<double> nominal_start(uint32_t k, double at) const {
+    std::vector<double> x = nominal_.values;
+    x[k] = at;
+    return x;
+  }
+  const model::Model& m_;
+  const fit::FitResult& nominal_;
+  tape::Tape tape_;
+  eval::Evaluator ev_;
+  fit::Objective objective_;
+  Eigen::MatrixXd hessian_;
+  double edm_goal_ = 1e-7;
+  int evaluations_ = 0;
+};
+
+}  // namespace
+
+// ------------------------------------------------------------------------------ pulls
+
+std::vector<PrefitWidth> prefit_widths(const model::Model& m) {
+  std::vector<PrefitWidth> out(m.parameters.size());
+  for (const model::Constraint& c : m.constraints) {
+    PrefitWidth& w = out[c.param];
+    w.constrained = true;
+    w.kind = c.kind;
+    if (c.kind == model::ConstraintKind::Gaussian) {
+      w.center = c.aux;
+      w.width = c.sigma;
+    } else {
+      w.center = c.aux / c.tau;
+      w.width = 1.0 / std::sqrt(c.tau);
+    }
+  }
+  return out;
+}
+
+std::vector<Pull> pulls(const model::Model& m, const fit::FitResult& fit) {
+  const std::vector<PrefitWidth> widths = prefit_widths(m);
+  std::vector<Pull> out;
+  for (uint32_t i = 0; i < m.parameters.size(); ++i) {
+    if (m.parameters[i].fixed || (m.poi && *m.poi == i)) continue;
+    Pull p;
+    p.param = i;
+    p.name = m.parameters[i].name;
+    p.value = fit.values[i];
+    p.error = fit.errors.empty() ? kNaN : fit.errors[i];
+    p.constrained = widths[i].constrained;
+    p.kind = widths[i].kind;
+    if (p.constrained) {
+      p.center = widths[i].center;
+      p.prefit_width = widths[i].width;
+      p.pull = (p.value - p.center) / p.prefit_width;
+      p.constraint = p.error / p.prefit_width;
+    } else {
+      p.center = p.prefit_width = p.pull = p.constraint = kNaN;
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------------ impacts
+
+double Impact::rank_key() const {
+  if (std::isnan(postfit_up) || std::isnan(postfit_down)) return std::numeric_limits<double>::infinity();
+  return std::max(std::abs(postfit_up), std::abs(postfit_down));
+}
+
+void rank_impacts(std::vector<Impact>& impacts) {
+  std::stable_sort(impacts.begin(), impacts.end(), [](const Impact& a, const Impact& b) {
+    const double ka = a.rank_key(), kb = b.rank_key();
+    if (ka != kb) return ka > kb;
+    return a.pull.param < b.pull.param;
+  });
+}
+
+ImpactsResult impacts(const model::Model& m, const fit::FitOptions& fit_options, const ImpactOptions& options) {
+  if (!m.poi) throw Error(ErrorKind::Usage, "--poi", "the model has no parameter of interest: name one with --poi");
+  const uint32_t poi = *m.poi;
+  if (m.parameters[poi].fixed)
+    throw Error(ErrorKind::Usage, "--poi", "the parameter of interest '" + m.parameters[poi].name + "' is fixed: impacts need it free");
+
+  ImpactsResult res;
+  res.poi = poi;
+  auto t0 = std::chrono::steady_clock::now();
+  fit::FitOptions nominal_options = fit_options;
+  nominal_options.compute_covariance = true;
+  {
+    Likelihood nominal(m, nominal_options);
+    res.nominal = nominal.minimize();
+  }
+  res.poi_hat = res.nominal.values[poi];
+  res.poi_error = res.nominal.errors.empty() ? kNaN : res.nominal.errors[poi];
+  res.converged = usable(res.nominal);
+  res.time_nominal_s = seconds_since(t0);
+
+  t0 = std::chrono::steady_clock::now();
+  std::vector<Pull> all = pulls(m, res.nominal);
+  std::vector<Pull> selected;
+  if (options.only.empty()) {
+    selected = std::move(all);
+  } else {
+    for (const std::string& name : options.only) {
+      const uint32_t idx = m.parameter_index(name, "--parameters");
+      auto it = std::find_if(all.begin(), all.end(), [&](const Pull& p) { return p.param == idx; });
+      if (it == all.end())
+        throw Error(ErrorKind::Usage, "--parameters", "'" + name + "' is not a free nuisance parameter (fixed, or the POI)");
+      selected.push_back(*it);
+    }
+  }
+  fit::FitOptions conditional_options = fit_options;
+  conditional_options.compute_covariance = false;
+  Likelihood likelihood(m, conditional_options);
+  ConditionalStarter starter(m, res.nominal);
+  for (size_t k = 0; k < selected.size(); ++k) {
+    Impact im;
+    im.pull = selected[k];
+    const model::Parameter& par = m.parameters[im.pull.param];
+    auto shift = [&](double at, double& at_out, const char* label) -> double {
+      if (!std::isfinite(at)) {
+        at_out = kNaN;
+        im.failed.push_back(std::string(label) + " (no width)");
+        im.converged = false;
+        return kNaN;
+      }
+      at_out = std::clamp(at, par.lo, par.hi);
+      fit::FitResult r = likelihood.minimize({{im.pull.param, at_out}}, starter.start(im.pull.param, at_out));
+      ++im.fits;
+      spdlog::debug("impacts: {} {} = {:.6g}: {} ({} iterations, {} gradients, {}, EDM {:.2g}, {:.1f} ms)", im.pull.name, label, at_out, r.status,
+                    r.iterations, r.function_evaluations, r.strategy, r.edm, 1e3 * r.time_minimize_s);
+      if (!usable(r)) {
+        im.failed.push_back(std::string(label) + ": " + r.status);
+        im.converged = false;
+        return kNaN;
+      }
+      return r.values[poi] - res.poi_hat;
+    };
+    const double theta = im.pull.value, post = im.pull.error;
+    im.postfit_up = shift(theta + post, im.postfit_up_at, "postfit_up");
+    im.postfit_down = shift(theta - post, im.postfit_down_at, "postfit_down");
+    if (im.pull.constrained) {
+      im.prefit_up = shift(theta + im.pull.prefit_width, im.prefit_up_at, "prefit_up");
+      im.prefit_down = shift(theta - im.pull.prefit_width, im.prefit_down_at, "prefit_down");
+    } else {
+      im.prefit_up = im.prefit_down = im.prefit_up_at = im.prefit_down_at = kNaN;
+    }
+    res.fits += im.fits;
+    if (!im.converged) res.converged = false;
+    res.impacts.push_back(std::move(im));
+  }
+  rank_impacts(res.impacts);
+  res.ranked = res.impacts.size();
+  if (options.top > 0 && res.impacts.size() > options.top) res.impacts.resize(options.top);
+  res.time_impacts_s = seconds_since(t0);
+  return res;
+}
+
+// ------------------------------------------------------------------------------ yields
+
+std::vector<std::vector<std::vector<SparseGradient>>> yield_gradients(const model::Model& model, const std::vector<double>& x) {
+  std::vector<std::vector<std::vector<SparseGradient>>> out;
+  out.reserve(model.channels.size());
+  // Forward mode on the same sequence of operations as model::expected_yields: the running
+  // yield `value` (histosys in modifier order) and the product `factor` of the other modifiers.
+  SparseGradient gv, gf;
+  auto scale = [](SparseGradient& g, double s) {
+    for (auto& e : g) e.second *= s;
+  };
+  for (const model::Channel& ch : model.channels) {
+    auto& cg = out.emplace_back();
+    for (const model::Sample& s : ch.samples) {
+      auto& sg = cg.emplace_back(s.nominal.size());
+      for (size_t b = 0; b < s.nominal.size(); ++b) {
+        double value = s.nominal[b], factor = 1.0;
+        gv.clear();
+        gf.clear();
+        for (const model::Modifier& mod : s.modifiers) {
+          switch (mod.kind) {
+            case model::ModifierKind::HistoSys: {
+              double d = 0;
+              const double v = interp::evaluate(mod.interp, x[mod.param], s.nominal[b], mod.hi_data[b], mod.lo_data[b], &d);
+              if (model::is_multiplicative(mod.interp)) {
+                scale(gv, v);
+                gv.emplace_back(mod.param, value * d);
+                value *= v;
+              } else {
+                gv.emplace_back(mod.param, d);
+                value += v;
+              }
+              break;
+            }
+            case model::ModifierKind::NormSys: {
+              double d = 0;
+              double v = interp::evaluate(mod.interp, x[mod.param], 1.0, mod.hi, mod.lo, &d);
+              if (!model::is_multiplicative(mod.interp)) v += 1.0;
+              scale(gf, v);
+              gf.emplace_back(mod.param, factor * d);
+              factor *= v;
+              break;
+            }
+            case model::ModifierKind::NormFactor:
+            case model::ModifierKind::Lumi:
+              scale(gf, x[mod.param]);
+              gf.emplace_back(mod.param, factor);
+              factor *= x[mod.param];
+              break;
+            case model::ModifierKind::ShapeFactor:
+            case model::ModifierKind::ShapeSys:
+            case model::ModifierKind::StatError:
+              if (mod.bin_params[b] != model::kNoParameter) {
+                const auto p = static_cast<uint32_t>(mod.bin_params[b]);
+                scale(gf, x[p]);
+                gf.emplace_back(p, factor);
+                factor *= x[p];
+              }
+              break;
+          }
+        }
+        // y = value · factor
+        SparseGradient& g = sg[b];
+        g.clear();
+        for (const auto& e : gv) g.emplace_back(e.first, e.second * factor);
+        for (const auto& e : gf) g.emplace_back(e.first, e.second * value);
+        std::sort(g.begin(), g.end(), [](const auto& a, const auto& c) { return a.first < c.first; });
+        size_t w = 0;
+        for (size_t r = 0; r < g.size(); ++r) {
+          if (w > 0 && g[w - 1].first == g[r].first) g[w - 1].second += g[r].second;
+          else g[w++] = g[r];
+        }
+        g.resize(w);
+      }
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// σ² = gᵀ C g for a sparse gradient over all parameters; C indexed by free position.
+class Propagator {
+ public:
+  Propagator(size_t nparams, const std::vector<uint32_t>& free, const Eigen::MatrixXd& cov)
+      : cov_(cov), row_(nparams, -1), dense_(nparams, 0.0), touched_flag_(nparams, 0) {
+    for (size_t k = 0; k < free.size(); ++k) row_[free[k]] = static_cast<long>(k);
+  }
+  double variance(const SparseGradient& g) const {
+    double v = 0;
+    for (const auto& [pi, gi] : g) {
+      if (row_[pi] < 0) continue;
+      for (const auto& [pj, gj] : g)
+        if (row_[pj] >= 0) v += gi * cov_(row_[pi], row_[pj]) * gj;
+    }
+    return v;
+  }
+  // Accumulate gradients into a sum; take() returns it (sparse) and resets.
+  void add(const SparseGradient& g) {
+    for (const auto& [p, d] : g) {
+      if (!touched_flag_[p]) {
+        touched_flag_[p] = 1;
+        touched_.push_back(p);
+      }
+      dense_[p] += d;
+    }
+  }
+  SparseGradient take() {
+    SparseGradient out;
+    out.reserve(touched_.size());
+    for (uint32_t p : touched_) {
+      out.emplace_back(p, dense_[p]);
+      dense_[p] = 0;
+      touched_flag_[p] = 0;
+    }
+    touched_.clear();
+    return out;
+  }
+
+ private:
+  const Eigen::MatrixXd& cov_;
+  std::vector<long> row_;
+  std::vector<double> dense_;
+  std::vector<char> touched_flag_;
+  std::vector<uint32_t> touched_;
+};
+
+double sqrt0(double v) { return std::sqrt(std::max(v, 0.0)); }
+
+}  // namespace
+
+YieldErrors yield_errors(const model::Model& m, const std::vector<double>& x, const std::vector<uint32_t>& free,
+                         const Eigen::MatrixXd& covariance) {
+  if (covariance.rows() != static_cast<Eigen::Index>(free.size()) || covariance.cols() != covariance.rows())
+    throw Error(ErrorKind::Internal, "yield_errors", "covariance does not match the free parameters");
+  const auto grads = yield_gradients(m, x);
+  Propagator prop(m.parameters.size(), free, covariance);
+  YieldErrors out;
+  for (size_t c = 0; c < m.channels.size(); ++c) {
+    const size_t nb = m.channels[c].nbins();
+    YieldErrors::Channel ce;
+    std::vector<SparseGradient> channel_bins(nb);
+    for (size_t s = 0; s < grads[c].size(); ++s) {
+      YieldErrors::Sample se;
+      for (size_t b = 0; b < grads[c][s].size(); ++b) se.bins.push_back(sqrt0(prop.variance(grads[c][s][b])));
+      for (size_t b = 0; b < grads[c][s].size(); ++b) prop.add(grads[c][s][b]);
+      se.total = sqrt0(prop.variance(prop.take()));
+      ce.samples.push_back(std::move(se));
+    }
+    for (size_t b = 0; b < nb; ++b) {
+      for (size_t s = 0; s < grads[c].size(); ++s) prop.add(grads[c][s][b]);
+      ce.expected.push_back(sqrt0(prop.variance(prop.take())));
+    }
+    for (size_t s = 0; s < grads[c].size(); ++s)
+      for (size_t b = 0; b < nb; ++b) prop.add(grads[c][s][b]);
+    ce.expected_total = sqrt0(prop.variance(prop.take()));
+    out.channels.push_back(std::move(ce));
+  }
+  return out;
+}
+
+YieldErrors prefit_yield_errors(const model::Model& m) {
+  const std::vector<PrefitWidth> widths = prefit_widths(m);
+  std::vector<uint32_t> free;
+  for (uint32_t i = 0; i < m.parameters.size(); ++i)
+    if (!m.parameters[i].fixed && widths[i].constrained) free.push_back(i);
+  Eigen::MatrixXd cov = Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(free.size()), static_cast<Eigen::Index>(free.size()));
+  for (size_t k = 0; k < free.size(); ++k) cov(static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(k)) = widths[free[k]].width * widths[free[k]].width;
+  return yield_errors(m, m.initial_values(), free, cov);
+}
+
+}  // namespace hs3fit::infer
