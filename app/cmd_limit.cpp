@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <memory>
 #include <spdlog/spdlog.h>
 
@@ -10,6 +11,8 @@
 #include "common_options.h"
 #include "core/error.h"
 #include "infer/calculator.h"
+#include "infer/patchset_limits.h"
+#include "infer/shards.h"
 #include "infer/toys.h"
 #include "infer/upper_limit.h"
 #include "report/infer_report.h"
@@ -29,6 +32,8 @@ struct LimitCommand {
   int threads = 0;
   bool json = false;
   std::string plot;
+  std::string shard;    // --shard i/N (patchset)
+  std::string out_dir;  // -o DIR
 };
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -48,7 +53,114 @@ void add_plot_grid(infer::AsymptoticCalculator& calc, infer::UpperLimitResult& r
   }
 }
 
+// `limit ws.json --patchset ps.json` (no --patch): asymptotic limits for every patch, in one
+// process or as shard I of N (patch k -> shard (k mod N) + 1) into DIR.
+void run_patchset_limits(const LimitCommand& o, int& exit_code) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const bool sharded = !o.shard.empty() || !o.out_dir.empty();
+  if (o.toys > 0 || std::isfinite(o.hypotest) || !o.plot.empty())
+    throw Error(ErrorKind::Usage, "--patchset", "limits over a patchset are asymptotic upper limits (no --toys, --hypotest or --plot); name one patch with --patch");
+  if (!o.shard.empty() && o.out_dir.empty()) throw Error(ErrorKind::Usage, "--shard", "a sharded run writes its results into a directory: add -o DIR");
+  if (sharded && o.json) throw Error(ErrorKind::Usage, "-o", "a shard writes its results into the directory; --json belongs to 'hs3fit merge DIR'");
+  if (o.model.workspace == "-") throw Error(ErrorKind::Usage, "--patchset", "limits over a patchset read the workspace from a file, not standard input");
+  const shards::Shard shard = o.shard.empty() ? shards::Shard{} : shards::parse_shard(o.shard);
+  const infer::TestStat ts = infer::parse_test_stat(o.test_stat, "--test-stat");
+  if (ts != infer::TestStat::QmuTilde && ts != infer::TestStat::Qmu) throw Error(ErrorKind::Usage, "--test-stat", "limits use qtilde (default) or q");
+  if (!(o.cl > 0 && o.cl < 1)) throw Error(ErrorKind::Usage, "--cl", "the confidence level must be between 0 and 1");
+  const fit::FitOptions fo = infer::inference_fit_options(o.tolerance);
+  infer::UpperLimitOptions uo;
+  uo.cl = o.cl;
+  uo.lo = uo.hi = std::nan("");
+  uo.rtol = std::isnan(o.rtol) ? 1e-5 : o.rtol;
+
+  infer::PatchLimitsDoc doc;
+  doc.info = infer::read_patchset_info(o.model.workspace, o.model.patchset);
+  doc.cl = o.cl;
+  doc.rtol = uo.rtol;
+  doc.test_stat = infer::to_string(ts);
+  const size_t total = doc.info.names.size();
+  auto compute = [&](size_t k) {
+    LoadOptions lo = to_load_options(o.model);
+    lo.patches = {{o.model.patchset, doc.info.names[k]}};
+    const LoadedModel lm = load_model(o.model.workspace, lo);
+    infer::AsymptoticCalculator calc(lm.model, {ts, fo});
+    const infer::UpperLimitResult r = infer::asymptotic_upper_limit(calc, uo);
+    infer::PatchLimit p;
+    p.index = k;
+    p.patch = doc.info.names[k];
+    p.obs = r.obs;
+    p.exp = r.exp;
+    p.converged = r.converged && calc.failed_fits() == 0;
+    p.fits = calc.fits();
+    p.measurement = lm.measurement;
+    p.poi = lm.model.poi ? lm.model.parameters[*lm.model.poi].name : std::string();
+    if (!p.converged) spdlog::warn("patch {}: some fits or the root finding did not converge", p.patch);
+    return p;
+  };
+
+  if (!sharded) {
+    for (size_t k = 0; k < total; ++k) doc.limits.push_back(compute(k));
+    doc.total_s = seconds_since(t0);
+    for (const infer::PatchLimit& p : doc.limits)
+      if (!p.converged) exit_code = kExitNotConverged;
+    print(o.json ? infer::patch_limits_json(doc) : infer::patch_limits_table(doc));
+    return;
+  }
+  const ModelOptions& mo = o.model;
+  shards::Manifest man("limit-patchset");
+  man.set("workspace", mo.workspace);
+  man.set("workspace_hash", shards::hash_files({mo.workspace, mo.patchset}));
+  man.set("patchset", mo.patchset);
+  man.set("measurement_option", mo.measurement).set("poi_option", mo.poi);
+  man.set("set", mo.set).set("fix", mo.fix).set("float", mo.release).set("bounds", mo.bounds);
+  man.set("normsys_interp", mo.normsys_interp).set("histosys_interp", mo.histosys_interp);
+  man.set("tolerance", o.tolerance).set("cl", o.cl).set("rtol", uo.rtol).set("test_stat", doc.test_stat);
+  man.set("labels", doc.info.labels).set("patch_names", doc.info.names);
+  std::string values = "[";
+  for (size_t k = 0; k < total; ++k) values += (k ? ", " : "") + doc.info.values[k];
+  man.set_raw("patch_values", values + "]");
+  man.set("items", static_cast<long long>(total));
+  man.set("assignment", "patch k (0-based, patchset order) -> shard (k mod N) + 1");
+  man.set("shards", shard.count);
+  man.write_or_check(o.out_dir);
+  const std::string hash = man.hash();
+  const std::string path = shards::shard_path(o.out_dir, shard);
+  if (shards::file_exists(path)) {
+    const json::Document d = json::parse_file(path);
+    if (d.root().at("manifest_hash").as_string() != hash) throw Error(ErrorKind::Usage, path, "this shard file belongs to another run");
+    print(fmt::format("shard {}: already complete in {}\n", shard.name(), path));
+    return;
+  }
+  shards::Checkpoint cp(shards::checkpoint_path(o.out_dir, shard),
+                        fmt::format("{{\"manifest_hash\": {}, \"shard\": {}}}", json::quote(hash), json::quote(shard.name())));
+  std::map<size_t, std::string> done;
+  for (const std::string& rec : cp.records()) {
+    const json::Document d = json::parse(rec, shards::checkpoint_path(o.out_dir, shard));
+    const infer::PatchLimit p = infer::read_patch_limit(d.root());
+    if (p.index >= total || !shard.owns(p.index)) throw Error(ErrorKind::Input, shards::checkpoint_path(o.out_dir, shard), "a patch of another shard");
+    done[p.index] = rec;
+  }
+  const int resumed = static_cast<int>(done.size());
+  int computed = 0;
+  for (size_t k : shards::items_of(shard, total)) {
+    if (done.count(k)) continue;
+    const std::string rec = infer::patch_limit_record(compute(k));
+    cp.append(rec);
+    done[k] = rec;
+    ++computed;
+  }
+  std::vector<std::string> records;
+  for (const auto& kv : done) records.push_back(kv.second);
+  infer::write_patch_shard(path, hash, shard, records);
+  cp.remove();
+  print(fmt::format("shard {}: {} patches ({} computed, {} from the checkpoint) in {} ({:.3f} s)\n", shard.name(), computed + resumed, computed, resumed,
+                    path, seconds_since(t0)));
+}
+
 void run_limit(const LimitCommand& o, int& exit_code) {
+  if (!o.model.patchset.empty() && o.model.patches.empty()) return run_patchset_limits(o, exit_code);
+  if (!o.shard.empty() || !o.out_dir.empty())
+    throw Error(ErrorKind::Usage, "--shard", "limit shards the patches of a patchset: add --patchset FILE (without --patch)");
   const auto t0 = std::chrono::steady_clock::now();
   LoadedModel lm = load_model(o.model.workspace, to_load_options(o.model));
   report::InferInfo info;
@@ -139,6 +251,10 @@ void register_limit(CLI::App& app, int& exit_code) {
   cmd->add_option("--threads", opts->threads, "Threads for toys (default: all cores)")->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", opts->json, "Print the result as JSON (schema in README.md)");
   cmd->add_option("--plot", opts->plot, "Also plot CLs against the POI with gnuplot: FILE.svg, .png or .pdf");
+  cmd->add_option("--shard", opts->shard,
+                  "With --patchset (no --patch): compute only shard I of N (1-based); patch k goes to shard (k mod N)+1; needs -o DIR; "
+                  "rerunning resumes; combine with 'hs3fit merge DIR'");
+  cmd->add_option("-o,--output-dir", opts->out_dir, "Directory for sharded results (manifest.json, shard-I-of-N.json)");
   cmd->callback([opts, &exit_code] { run_limit(*opts, exit_code); });
 }
 

@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "common_options.h"
 #include "core/error.h"
+#include "infer/patchset_limits.h"
 #include "infer/scan_shards.h"
 #include "infer/shards.h"
 #include "json/json_reader.h"
@@ -70,12 +71,24 @@ void merge_scan(const MergeCommand& o, int& exit_code) {
   print(o.json ? report::scan_json(m, s, info) : o.csv ? report::scan_csv(m, s) : report::scan_table(m, s, info));
 }
 
+void merge_patchset(const MergeCommand& o, int& exit_code) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (o.csv || !o.plot.empty()) throw Error(ErrorKind::Usage, o.csv ? "--csv" : "--plot", "limits over a patchset merge into a table or --json");
+  infer::MergedPatchLimits mp = infer::merge_patch_limits(o.dir);
+  if (report_problems(o.dir, mp.problems, exit_code)) return;
+  mp.doc.total_s = seconds_since(t0);
+  for (const infer::PatchLimit& p : mp.doc.limits)
+    if (!p.converged) exit_code = kExitNotConverged;
+  print(o.json ? infer::patch_limits_json(mp.doc) : infer::patch_limits_table(mp.doc));
+}
+
 void run_merge(const MergeCommand& o, int& exit_code) {
   if (o.json && o.csv) throw Error(ErrorKind::Usage, "--csv", "choose one of --json and --csv");
   const std::string manifest = shards::read_manifest(o.dir);
   const json::Document d = json::parse(manifest, shards::manifest_path(o.dir));
   const std::string command = d.root().at("command").as_string();
   if (command == "scan") return merge_scan(o, exit_code);
+  if (command == "limit-patchset") return merge_patchset(o, exit_code);
   throw Error(ErrorKind::Input, shards::manifest_path(o.dir), "unknown sharded command '" + command + "'");
 }
 

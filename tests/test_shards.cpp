@@ -289,3 +289,108 @@ TEST_CASE("a directory of another run is refused, naming what differs", "[shards
   CHECK(run_hs3fit("scan " + quote(kWorkspace) + " --shard 1/4").exit_code == 2);  // no -o
   CHECK(run_hs3fit("merge " + quote(dir / "nothing-here")).exit_code == 2);
 }
+
+TEST_CASE("hs3fit-condor writes a submit file whose jobs, run by hand, merge into the unsharded scan", "[shards][cli]") {
+  TempDir dir;
+  const std::string script = source_path("scripts/hs3fit-condor");
+  const std::string scan_args = quote(kWorkspace) + " --poi mu --range 0:5 --points 30";
+  const std::string gen = quote(script) + " scan " + scan_args + " --tasks 3 -o " + quote(dir / "out") + " --hs3fit " + quote(HS3FIT_BINARY) +
+                          " --submit-args 'request_memory = 2 GB; +JobFlavour = \"espresso\"'";
+  REQUIRE(std::system((gen + " >/dev/null").c_str()) == 0);
+  const std::string sub = read_file(dir / "out/hs3fit.sub");
+  CHECK(sub.find("\nqueue 3\n") != std::string::npos);
+  CHECK(sub.find("\narguments               = $(Process)\n") != std::string::npos);
+  CHECK(sub.find("\nexecutable              = " + dir.path() + "/out/condor-task.sh\n") != std::string::npos);
+  CHECK(sub.find("\nrequest_memory = 2 GB\n+JobFlavour = \"espresso\"\n") != std::string::npos);
+  CHECK(sub.find("should_transfer_files   = NO") != std::string::npos);
+  // what HTCondor would run: condor-task.sh $(Process) for Process = 0, 1, 2; then the merge helper
+  for (int p = 0; p < 3; ++p) REQUIRE(std::system((quote(dir / "out/condor-task.sh") + " " + std::to_string(p) + " >/dev/null").c_str()) == 0);
+  CHECK(file_exists(dir / "out/shard-3-of-3.json"));
+  REQUIRE(std::system((quote(dir / "out/condor-merge.sh") + " 2>/dev/null").c_str()) == 0);
+  CHECK(without_timing(read_file(dir / "out/merged.json")) == without_timing(run_hs3fit("scan " + scan_args + " --json").out));
+  // --dry-run prints the same submit file and writes nothing
+  const std::string dry = quote(script) + " scan " + scan_args + " --tasks 3 -o " + quote(dir / "dry") + " --hs3fit " + quote(HS3FIT_BINARY) + " --dry-run";
+  std::FILE* f = popen(dry.c_str(), "r");
+  REQUIRE(f);
+  std::string printed;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) printed.append(buf, n);
+  CHECK(pclose(f) == 0);
+  CHECK(printed.find("\nqueue 3\n") != std::string::npos);
+  CHECK(printed.find("executable              = " + dir.path() + "/dry/condor-task.sh") != std::string::npos);
+  CHECK(!fs::exists(dir / "dry"));
+}
+
+TEST_CASE("hs3fit-slurm --dry-run writes the array and merge job scripts", "[shards][cli]") {
+  TempDir dir;
+  const std::string cmd = quote(source_path("scripts/hs3fit-slurm")) + " scan " + quote(kWorkspace) + " --poi mu --range 0:5 --points 20 --tasks 4 -o " +
+                          quote(dir / "out") + " --hs3fit " + quote(HS3FIT_BINARY) + " --sbatch-args '-p short' --dry-run";
+  std::FILE* f = popen(cmd.c_str(), "r");
+  REQUIRE(f);
+  std::string printed;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) printed.append(buf, n);
+  REQUIRE(pclose(f) == 0);
+  CHECK(printed.find("sbatch --parsable --array=1-4 --job-name=hs3fit-scan -o " + dir.path() + "/out/logs/task-%a.out -p short " + dir.path() +
+                     "/out/slurm-task.sh\n") != std::string::npos);
+  CHECK(printed.find("--kill-on-invalid-dep=yes -p short --dependency=afterok:<array job id> " + dir.path() + "/out/slurm-merge.sh") != std::string::npos);
+  const std::string task = read_file(dir / "out/slurm-task.sh");
+  CHECK(task.find("--shard \"$SLURM_ARRAY_TASK_ID/4\" -o " + dir.path() + "/out") != std::string::npos);
+  // the task script is what a Slurm task runs: with SLURM_ARRAY_TASK_ID set it computes that shard
+  REQUIRE(std::system(("SLURM_ARRAY_TASK_ID=2 " + quote(dir / "out/slurm-task.sh") + " >/dev/null").c_str()) == 0);
+  CHECK(file_exists(dir / "out/shard-2-of-4.json"));
+  CHECK(!file_exists(dir / "out/shard-1-of-4.json"));
+}
+
+namespace {
+// A patchset of signal points for simple-2bin: signal yields scaled by m/10.
+std::string signal_patchset(int npatches) {
+  std::string s = R"({"metadata": {"name": "grid", "description": "signal grid", "digests": {"sha256": ")" + std::string(64, '0') +
+                  R"("}, "labels": ["m"], "references": {"hepdata": "ins1234567"}}, "version": "1.0.0", "patches": [)";
+  for (int i = 0; i < npatches; ++i) {
+    const int m = 5 + 3 * i;
+    s += fmt::format(R"({}{{"metadata": {{"name": "sig_{}", "values": [{}]}}, "patch": [{{"op": "replace", "path": "/channels/0/samples/0/data", "value": [{}, {}]}}]}})",
+                     i ? ", " : "", m, m, 0.5 * m, 1.0 * m);
+  }
+  return s + "]}";
+}
+}  // namespace
+
+TEST_CASE("limits over a patchset: one row per patch, equal to single-patch runs; shards merge into the same table", "[shards][cli]") {
+  TempDir dir;
+  TempFile ps(signal_patchset(7));
+  const std::string base = "limit " + quote(kWorkspace) + " --patchset " + quote(ps.path());
+  const RunResult whole = run_hs3fit(base + " --json");
+  INFO(whole.err);
+  REQUIRE(whole.exit_code == 0);
+  const auto doc = parse_json(whole.out);
+  const auto rows = doc.root().at("limits").elements();
+  REQUIRE(rows.size() == 7);
+  for (int i : {0, 3, 6}) {
+    const std::string name = fmt::format("sig_{}", 5 + 3 * i);
+    const auto& row = rows[static_cast<size_t>(i)];
+    CHECK(row.at("patch").as_string() == name);
+    CHECK(row.at("values").as_numbers() == std::vector<double>{5.0 + 3 * i});
+    const RunResult one = run_hs3fit("limit " + quote(kWorkspace) + " -p " + quote(ps.path() + ":" + name) + " --json");
+    REQUIRE(one.exit_code == 0);
+    const auto single = parse_json(one.out);
+    CHECK(row.at("obs_limit").as_number() == single.root().at("obs_limit").as_number());
+    CHECK(row.at("exp_limits").as_numbers() == single.root().at("exp_limits").as_numbers());
+  }
+  // a larger signal gives a smaller limit (the signal yield scales with m)
+  CHECK(rows[0].at("obs_limit").as_number() > rows[6].at("obs_limit").as_number());
+  for (int i = 1; i <= 3; ++i) {
+    const RunResult r = run_hs3fit(base + fmt::format(" --shard {}/3 -o ", i) + quote(dir.path()));
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+  }
+  const RunResult merged = run_hs3fit("merge " + quote(dir.path()) + " --json");
+  INFO(merged.err);
+  REQUIRE(merged.exit_code == 0);
+  CHECK(without_timing(merged.out) == without_timing(whole.out));
+  // a missing shard is reported with its patches
+  fs::remove(dir / "shard-2-of-3.json");
+  const RunResult missing = run_hs3fit("merge " + quote(dir.path()));
+  CHECK(missing.exit_code == 2);
+  CHECK(missing.err.find("missing patches (2 of 7, 0-based in patchset order): 1, 4") != std::string::npos);
+}
