@@ -60,6 +60,24 @@ LoadedModel load(const std::string& path, const LoadOptions& options) {
     out.measurement = ws.measurement(options.build.measurement).name;
     for (const auto& m : ws.measurements) out.measurements.push_back(m.name);
     out.model = model::build_from_pyhf(ws, options.build);
+  } else if (std::string where; hs3::looks_like_hs3(root) && hs3::needs_general_reader(root, {options.hs3.analysis, options.hs3.likelihoods}, &where)) {
+    if (!options.general_hs3)
+      throw Error(ErrorKind::Input, where,
+                  "distributions other than histfactory_dist (unbinned data, continuous pdfs) are evaluated by the general "
+                  "HS3 front end, which is not supported by this command yet");
+    auto gm = std::make_shared<hs3::GeneralModel>(hs3::build_general(root, {options.hs3.analysis, options.hs3.likelihoods}));
+    out.format = "hs3";
+    out.measurement = gm->selection;
+    out.measurements = gm->analyses.empty() ? gm->likelihoods : gm->analyses;
+    out.model.parameters = gm->parameters;
+    out.model.poi = gm->poi;
+    if (options.build.poi) {
+      auto idx = out.model.find_parameter(*options.build.poi);
+      if (!idx) throw Error(ErrorKind::Usage, "--poi", "no parameter named '" + *options.build.poi + "' in the likelihood");
+      out.model.poi = *idx;
+    }
+    out.general = gm;
+    out.objective = [gm](const double* x, double* g) { return g ? gm->nll_and_gradient(x, g) : gm->nll(x); };
   } else if (hs3::looks_like_hs3(root)) {
     if (!options.patches.empty()) spdlog::debug("patches applied to an HS3 document");
     hs3::Options ho = options.hs3;

@@ -1,0 +1,117 @@
+// The HS3 evaluation graph: every distribution, function and expression of an HS3 likelihood
+// lowered to scalar operations on parameters and per-event observables, built once (hash-consed,
+// constant-folded) and evaluated vector-at-a-time over blocks of events with a reverse sweep for
+// the exact gradient. This is the scalar reference engine of the general HS3 front end
+// (hs3_unbinned.h); the op table below is one row per operation (forward value and partials in
+// graph.cpp side by side).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace hs3fit::hs3 {
+
+// X(name, arity) — arity −1 = variadic.
+#define HS3FIT_GRAPH_OPS(X)                                                                            \
+  X(Const, 0) X(Param, 0) X(Obs, 0)                                                                    \
+  X(Add, 2) X(Sub, 2) X(Mul, 2) X(Div, 2) X(Neg, 1) X(Pow, 2)                                          \
+  X(Exp, 1) X(Log, 1) X(Sqrt, 1) X(Abs, 1) X(Sin, 1) X(Cos, 1) X(Tan, 1) X(Asin, 1) X(Acos, 1)         \
+  X(Atan, 1) X(Atan2, 2) X(Sinh, 1) X(Cosh, 1) X(Tanh, 1) X(Erf, 1) X(Erfc, 1) X(LGamma, 1)           \
+  X(Floor, 1) X(Ceil, 1) X(Min, 2) X(Max, 2)                                                           \
+  X(Lt, 2) X(Le, 2) X(Gt, 2) X(Ge, 2) X(Eq, 2) X(Ne, 2) X(EqExact, 2) X(NeExact, 2)                    \
+  X(And, 2) X(Or, 2) X(Not, 1) X(Select, 3)                                                            \
+  /* erf(b) − erf(a), computed without cancellation in the tails */                                    \
+  X(ErfDiff, 2)                                                                                        \
+  /* ln ∫_{k0}^{k1} e^{−c x} dx for c = arg (stable at c → 0) */                                       \
+  X(LogExpNorm, 1)                                                                                     \
+  /* ln Σ_{k=ceil(k0)}^{floor(k1)} Pois(k | λ) */                                                      \
+  X(LogPoisNorm, 1)                                                                                    \
+  /* Poisson log-mass x ln λ − λ − lnΓ(x+1) with the x = 0 guard: args (x, λ) */                       \
+  X(PoisLog, 2)                                                                                        \
+  /* ln Σ_i c_i e^{l_i}: args (c_1..c_n, l_1..l_n) */                                                 \
+  X(LogMix, -1)                                                                                        \
+  X(Sum, -1)
+
+enum class Op : uint8_t {
+#define HS3FIT_X(name, arity) name,
+  HS3FIT_GRAPH_OPS(HS3FIT_X)
+#undef HS3FIT_X
+};
+const char* to_string(Op op);
+
+struct GraphNode {
+  Op op = Op::Const;
+  bool event = false;           // depends on a per-event observable
+  double k0 = 0, k1 = 0;        // Const value / Param index / Obs slot / op constants
+  std::vector<uint32_t> args;
+};
+
+class Graph {
+ public:
+  uint32_t constant(double v);
+  uint32_t param(uint32_t index);
+  uint32_t obs(uint32_t source, uint32_t axis);  // axis `axis` of event source `source`
+  uint32_t add(Op op, std::vector<uint32_t> args, double k0 = 0, double k1 = 0);
+  // Conveniences.
+  uint32_t add2(Op op, uint32_t a, uint32_t b) { return add(op, {a, b}); }
+  uint32_t add1(Op op, uint32_t a) { return add(op, {a}); }
+
+  const GraphNode& operator[](uint32_t id) const { return nodes_[id]; }
+  size_t size() const { return nodes_.size(); }
+  bool is_const(uint32_t id) const { return nodes_[id].op == Op::Const; }
+  double const_value(uint32_t id) const { return nodes_[id].k0; }
+  bool is_event(uint32_t id) const { return nodes_[id].event; }
+
+ private:
+  uint32_t intern(GraphNode n);
+  std::vector<GraphNode> nodes_;
+  std::unordered_map<std::string, uint32_t> index_;
+};
+
+// Scalar forward value of `op` on argument values.
+double apply(const GraphNode& n, const double* a);
+// Partial derivatives ∂value/∂arg_i written to d[i] (value = the node's value).
+void partials(const GraphNode& n, const double* a, double value, double* d);
+
+// Evaluation of  F(θ) = Σ_s Σ_j w_sj · root_s(θ, x_sj) + Σ_t scalar_t(θ)  and its gradient.
+// Each event source s has columns (one per axis), weights and a root node.
+struct EventSource {
+  std::vector<std::vector<double>> columns;  // [axis][event]
+  std::vector<double> weights;               // empty = all 1
+  uint32_t root = 0;                         // per-event node (or scalar: then multiplied by Σw)
+  double coefficient = 1.0;                  // F gets coefficient · Σ_j w_j root_j
+  size_t events() const { return columns.empty() ? weights.size() : columns[0].size(); }
+};
+
+class Program {
+ public:
+  Program() = default;
+  Program(Graph graph, std::vector<EventSource> sources, std::vector<std::pair<uint32_t, double>> scalar_terms, size_t nparams);
+  double value(const double* params);
+  double value_and_gradient(const double* params, double* gradient);
+  const Graph& graph() const { return graph_; }
+  size_t events() const;
+
+ private:
+  static constexpr size_t kBlock = 256;
+  struct Plan {
+    std::vector<uint32_t> nodes;     // event nodes in order
+    std::vector<uint32_t> slot;      // per graph node: buffer slot (or UINT32_MAX)
+    std::vector<uint32_t> scalars;   // scalar nodes used by event nodes (broadcast slots)
+    uint32_t nslots = 0;
+  };
+  void scalar_forward(const double* params);
+  double source_sum(size_t s, bool gradient);
+  Graph graph_;
+  std::vector<EventSource> sources_;
+  std::vector<std::pair<uint32_t, double>> scalar_terms_;
+  size_t nparams_ = 0;
+  std::vector<Plan> plans_;
+  std::vector<uint32_t> scalar_order_;
+  std::vector<double> val_, adj_;       // per graph node (scalar nodes)
+  std::vector<double> buf_, bufadj_;    // [slot][kBlock]
+  std::vector<double> argv_, argd_;
+};
+
+}  // namespace hs3fit::hs3

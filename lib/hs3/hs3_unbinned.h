@@ -1,0 +1,59 @@
+// The general HS3 front end: likelihoods built from any supported distribution (gaussian,
+// exponential, uniform, poisson, lognormal, polynomial, argus, crystalball, generic, mixture,
+// product) and function (sum, product, generic_function, polynomial) on unbinned, binned or point
+// data, lowered onto the HS3 evaluation graph (graph.h) with exact gradients.
+//
+// Semantics (SPEC §3, decisions in docs/hs3.md): each distribution is normalized over the axes
+// of the data it is paired with ([min, max] of the data axis; closed forms where they exist,
+// composite Gauss–Legendre otherwise); distributions without paired data (aux distributions,
+// constraint factors of a product_dist) use their full-line normalization and are counted once
+// per run; extended mixtures add ν − N_eff ln ν (no ln N!); weighted events enter as Σ w ln PDF.
+#pragma once
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hs3/graph.h"
+#include "model/model.h"
+
+namespace hs3fit::json { class Node; }
+
+namespace hs3fit::hs3 {
+
+struct GeneralOptions {
+  std::string analysis;                  // analysis to use ("" = first, if any)
+  std::vector<std::string> likelihoods;  // likelihoods to combine (overrides the analysis')
+};
+
+struct GeneralModel {
+  std::vector<model::Parameter> parameters;
+  std::optional<uint32_t> poi;
+  std::string selection;                 // what was selected (for logs and reports)
+  std::vector<std::string> analyses, likelihoods;  // all in the file
+  size_t events = 0;                     // events (unbinned entries, bins, points) over all pairs
+  size_t graph_nodes = 0;
+  std::shared_ptr<Program> program;      // not thread-safe: one evaluation at a time
+
+  // −ln L and its gradient at the full parameter vector x.
+  double nll(const double* x) const { return program->value(x); }
+  double nll_and_gradient(const double* x, double* g) const { return program->value_and_gradient(x, g); }
+  std::string summary() const;
+};
+
+// True if the likelihoods `options` selects contain anything but histfactory_dist channels
+// (those go through hs3_histfactory.h onto the binned tape).
+// `where` (optional) receives the JSON pointer of the first such distribution's type.
+bool needs_general_reader(const json::Node& root, const GeneralOptions& options, std::string* where = nullptr);
+
+GeneralModel build_general(const json::Node& root, const GeneralOptions& options);
+
+// Composite Gauss–Legendre rule used for numeric normalization: kPanels equal panels with
+// kPoints nodes each on [lo, hi] (deterministic; documented in docs/hs3.md).
+inline constexpr int kQuadPanels = 4;
+inline constexpr int kQuadPoints = 16;
+// Nodes and weights of the kPoints-point Gauss–Legendre rule on [−1, 1].
+const std::vector<std::pair<double, double>>& gauss_legendre();
+
+}  // namespace hs3fit::hs3

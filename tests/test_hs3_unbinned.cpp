@@ -1,0 +1,314 @@
+// The general HS3 front end (unbinned data, continuous pdfs, mixtures, products, generic
+// expressions): HS3TestSuite 2ΔNLL scans (ROOT), pyhs3's NLL at the initial point and at its
+// MIGRAD minimum, closed-form normalizations, gradients vs finite differences, error pointers.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <map>
+
+#include "core/error.h"
+#include "expr/expr.h"
+#include "fit/minimizer.h"
+#include "hs3/graph.h"
+#include "hs3/hs3_unbinned.h"
+#include "json/json_reader.h"
+#include "workspace.h"
+
+namespace {
+
+const std::string kDir = HS3FIT_SHARED_DIR "/workspaces/hs3/";
+const std::string kBench = kDir + "pyhs3-benchmarks/";
+
+hs3fit::LoadedModel load(const std::string& path, std::vector<std::string> likelihoods = {}, const std::string& analysis = "") {
+  hs3fit::LoadOptions lo;
+  lo.general_hs3 = true;
+  lo.hs3.likelihoods = std::move(likelihoods);
+  lo.hs3.analysis = analysis;
+  return hs3fit::load_model(path, lo);
+}
+
+std::vector<std::string> channels(int n) {
+  std::vector<std::string> v;
+  for (int i = 0; i < n; ++i) v.push_back("L_ch" + std::to_string(i));
+  return v;
+}
+
+double nll(const hs3fit::LoadedModel& lm, const std::vector<double>& x) { return lm.objective(x.data(), nullptr); }
+
+void set(const hs3fit::LoadedModel& lm, std::vector<double>& x, const std::string& name, double v) {
+  auto i = lm.model.find_parameter(name);
+  if (i) x[*i] = v;
+}
+
+// Central finite differences (five-point stencil) of −ln L vs the exact gradient, at x.
+void check_gradient(const hs3fit::LoadedModel& lm, std::vector<double> x) {
+  std::vector<double> g(x.size());
+  const double f = lm.objective(x.data(), g.data());
+  CHECK(f == Approx(nll(lm, x)).epsilon(1e-13));
+  for (size_t i = 0; i < x.size(); ++i) {
+    INFO(lm.model.parameters[i].name);
+    const auto& par = lm.model.parameters[i];
+    const double width = std::isfinite(par.hi - par.lo) ? par.hi - par.lo : 1e300;
+    const double h = 1e-4 * std::min(std::max(1.0, std::fabs(x[i])), width);
+    auto at = [&](double d) {
+      std::vector<double> xs = x;
+      xs[i] += d;
+      return nll(lm, xs);
+    };
+    const double fd = (8 * (at(h) - at(-h)) - (at(2 * h) - at(-2 * h))) / (12 * h);  // O(h⁴) stencil
+    CHECK(g[i] == Approx(fd).epsilon(1e-6).margin(1e-6));
+  }
+}
+
+hs3fit::fit::FitResult fit(const hs3fit::LoadedModel& lm) {
+  hs3fit::fit::FitOptions fo;
+  fo.compute_covariance = false;
+  return hs3fit::fit::minimize(lm.objective, lm.model.parameters, fo);
+}
+
+}  // namespace
+
+TEST_CASE("HS3TestSuite: 2ΔNLL scans reproduce ROOT's frozen values", "[hs3][unbinned]") {
+  for (const char* fixture : {"simplest_gauss", "response_model"}) {
+    INFO(fixture);
+    const std::string dir = kDir + "HS3TestSuite/" + fixture + "/";
+    hs3fit::json::Document expected = hs3fit::json::parse_file(dir + "expected.json");
+    hs3fit::json::Document doc = hs3fit::json::parse_file(dir + "hs3.json");
+    int checks = 0;
+    for (const auto& check : expected.root().at("checks").elements()) {
+      if (check.at("kind").as_string() != "twice_delta_nll_scan") continue;
+      // The target: a likelihood, or the likelihood pairing that pdf with that data.
+      std::string lik;
+      const auto target = check.at("target");
+      if (target.get("likelihood")) {
+        lik = target.at("likelihood").as_string();
+      } else {
+        for (const auto& l : doc.root().at("likelihoods").elements())
+          if (l.at("distributions").elements()[0].as_string() == target.at("pdf").as_string() &&
+              l.at("data").elements()[0].as_string() == target.at("data").as_string())
+            lik = l.at("name").as_string();
+      }
+      INFO(check.at("id").as_string() << " -> " << lik);
+      REQUIRE(!lik.empty());
+      hs3fit::LoadedModel lm = load(dir + "hs3.json", {lik});
+      std::vector<double> ref = lm.model.initial_values();
+      for (const auto& [name, v] : check.at("reference_point").members()) set(lm, ref, name, v.as_number());
+      const double n0 = nll(lm, ref);
+      auto names = check.at("scan_parameters").as_strings();
+      auto points = check.at("scan_points").elements();
+      auto values = check.at("expected").as_numbers();
+      const double atol = check.at("tolerance").at("atol").as_number(), rtol = check.at("tolerance").at("rtol").as_number();
+      for (size_t k = 0; k < points.size(); ++k) {
+        std::vector<double> x = ref;
+        auto coords = points[k].as_numbers();
+        for (size_t j = 0; j < names.size(); ++j) set(lm, x, names[j], coords[j]);
+        const double twice = 2 * (nll(lm, x) - n0);
+        INFO("point " << k << ": " << twice << " vs " << values[k]);
+        CHECK(std::fabs(twice - values[k]) <= atol + rtol * std::fabs(values[k]));
+        ++checks;
+      }
+    }
+    CHECK(checks >= 4);
+  }
+}
+
+// pyhs3 (shared/reference/pyhs3.md): −ln L at the analysis' init point and at its MIGRAD minimum.
+TEST_CASE("pyhs3 benchmark files: NLL at init and at the minimum match pyhs3", "[hs3][unbinned]") {
+  struct Case {
+    std::string file;
+    int nch;
+    double init, min;
+  };
+  const std::vector<Case> cases = {
+      {"1ch_bkgRooExp_sigGauss_shapeFloat_npOn_constrGauss_yield1x.json", 1, -2.56538584, -3.903458377},
+      {"1ch_bkgRooExp_sigGauss_shapeFloat_npOn_constrGauss_yield100x.json", 1, -14746.98055, -14749.0912},
+      {"3ch_bkgRooExp_sigGauss_shapeFloat_npOn_constrGauss_yield1x.json", 3, -12.39797993, -16.26043833},
+      {"3ch_bkgRooExp_sigGauss_shapeFloat_npOn_constrPoisson_yield1x.json", 3, -10.09456151, -13.96162579},
+      {"3ch_bkgGenPoly_sigGeneric_shapeFloat_npOn_constrGauss_yield1x.json", 3, -2.176179241, -9.187366121},
+  };
+  for (const Case& c : cases) {
+    INFO(c.file);
+    hs3fit::LoadedModel lm = load(kBench + c.file, channels(c.nch));
+    const std::vector<double> x0 = lm.model.initial_values();
+    const double n0 = nll(lm, x0);
+    // pyhs3.md gives the values to 9–10 significant digits.
+    CHECK(n0 == Approx(c.init).epsilon(2e-9).margin(1e-8));
+    hs3fit::fit::FitResult r = fit(lm);
+    CHECK(r.converged);
+    CHECK(r.nll <= c.min + 1e-6);
+    CHECK(r.nll >= c.min - 1e-4);  // not below pyhs3's minimum by more than its MIGRAD tolerance
+    check_gradient(lm, x0);
+    check_gradient(lm, r.values);
+  }
+}
+
+TEST_CASE("HS3 analysis selection: init point, domains, POI, aux variates fixed", "[hs3][unbinned]") {
+  hs3fit::LoadedModel lm = load(kBench + "1ch_bkgRooExp_sigGauss_shapeFloat_npOn_constrGauss_yield1x.json");
+  CHECK(lm.measurement == "analysis L_ch0 (likelihood L_ch0)");
+  REQUIRE(lm.model.poi);
+  CHECK(lm.model.parameters[*lm.model.poi].name == "mu_sig");
+  int free = 0;
+  for (const auto& p : lm.model.parameters) free += !p.fixed;
+  CHECK(free == 4);  // pyhs3: alpha_sigma, mu_sig, nbkg_ch0, tau_ch0 (nom_alpha_sigma is the aux datum)
+  auto tau = lm.model.find_parameter("tau_ch0");
+  REQUIRE(tau);
+  CHECK(lm.model.parameters[*tau].lo == 0.001);
+  CHECK(lm.model.parameters[*tau].hi == 2.0);
+  CHECK(lm.model.parameters[*tau].init == 0.3);
+  CHECK(!lm.model.find_parameter("x"));  // the observable is not a parameter
+}
+
+// Closed-form −ln L of a hand-written document: extended mixture of a truncated Gaussian and a
+// truncated exponential, weighted events, a Gaussian aux constraint and a product_dist whose
+// constraint factor must be counted once (not once per event).
+TEST_CASE("General HS3: closed-form NLL with weights, extended mixture and product constraint", "[hs3][unbinned]") {
+  const std::string path = "/tmp/hs3fit_test_unbinned_closed_form.json";
+  std::ofstream(path) << R"J({
+    "metadata": {"hs3_version": "0.2"},
+    "distributions": [
+      {"name": "sig", "type": "gaussian_dist", "x": "x", "mean": "m", "sigma": "s"},
+      {"name": "bkg", "type": "exponential_dist", "x": "x", "c": "c"},
+      {"name": "mix", "type": "mixture_dist", "summands": ["sig", "bkg"], "coefficients": ["ns", "nb"], "extended": true},
+      {"name": "cons", "type": "gaussian_dist", "x": 0.5, "mean": "m", "sigma": 2},
+      {"name": "model", "type": "product_dist", "factors": ["mix", "cons"]}
+    ],
+    "data": [{"name": "d", "type": "unbinned", "axes": [{"name": "x", "min": 1, "max": 4}],
+              "entries": [[1.5], [2.0], [3.7]], "weights": [1.0, 2.0, 0.5]}],
+    "likelihoods": [{"name": "L", "distributions": ["model"], "data": ["d"]}],
+    "parameter_points": [{"name": "default_values", "parameters": [
+      {"name": "m", "value": 2.2}, {"name": "s", "value": 0.7}, {"name": "c", "value": 0.4},
+      {"name": "ns", "value": 3.0}, {"name": "nb", "value": 5.0}]}]
+  })J";
+  hs3fit::LoadedModel lm = load(path);
+  const std::vector<double> x = lm.model.initial_values();
+  const double m = 2.2, s = 0.7, c = 0.4, ns = 3, nb = 5, lo = 1, hi = 4;
+  auto gauss = [&](double v) {
+    const double M = 0.5 * (std::erf((hi - m) / (s * M_SQRT2)) - std::erf((lo - m) / (s * M_SQRT2)));
+    return std::exp(-0.5 * std::pow((v - m) / s, 2)) / (s * std::sqrt(2 * M_PI) * M);
+  };
+  auto expo = [&](double v) { return c * std::exp(-c * v) / (std::exp(-c * lo) - std::exp(-c * hi)); };
+  const double ev[] = {1.5, 2.0, 3.7}, w[] = {1.0, 2.0, 0.5};
+  double expected = 0, neff = 0;
+  for (int i = 0; i < 3; ++i) {
+    expected -= w[i] * std::log((ns * gauss(ev[i]) + nb * expo(ev[i])) / (ns + nb));
+    neff += w[i];
+  }
+  expected += (ns + nb) - neff * std::log(ns + nb);
+  expected += 0.5 * std::pow((0.5 - m) / 2, 2) + std::log(2 * std::sqrt(2 * M_PI));  // once
+  CHECK(nll(lm, x) == Approx(expected).epsilon(1e-13));
+  check_gradient(lm, x);
+}
+
+TEST_CASE("General HS3: numeric normalization (generic_dist) agrees with closed forms", "[hs3][unbinned]") {
+  // generic_dist Gaussian/exponential/polynomial shapes vs the closed-form distributions on the same data.
+  const std::string path = "/tmp/hs3fit_test_unbinned_generic.json";
+  std::ofstream(path) << R"J({
+    "metadata": {"hs3_version": "0.2"},
+    "distributions": [
+      {"name": "g1", "type": "gaussian_dist", "x": "x", "mean": "m", "sigma": "s"},
+      {"name": "g2", "type": "generic_dist", "expression": "TMath::Exp(-0.5*((x-m)/s)^2)"},
+      {"name": "e1", "type": "exponential_dist", "x": "x", "c": "c"},
+      {"name": "e2", "type": "generic_dist", "expression": "exp(-c*x)"},
+      {"name": "p1", "type": "polynomial_dist", "x": "x", "coefficients": ["1.0", "a", 0.02]},
+      {"name": "p2", "type": "generic_dist", "expression": "1 + a*x + 0.02*x**2"}
+    ],
+    "data": [{"name": "d", "type": "unbinned", "axes": [{"name": "x", "min": 10, "max": 20}],
+              "entries": [[11.1], [13.2], [15.3], [19.9]]}],
+    "likelihoods": [{"name": "G1", "distributions": ["g1"], "data": ["d"]}, {"name": "G2", "distributions": ["g2"], "data": ["d"]},
+                    {"name": "E1", "distributions": ["e1"], "data": ["d"]}, {"name": "E2", "distributions": ["e2"], "data": ["d"]},
+                    {"name": "P1", "distributions": ["p1"], "data": ["d"]}, {"name": "P2", "distributions": ["p2"], "data": ["d"]}],
+    "parameter_points": [{"name": "default_values", "parameters": [
+      {"name": "m", "value": 14.0}, {"name": "s", "value": 0.8}, {"name": "c", "value": 0.3}, {"name": "a", "value": 0.1}]}]
+  })J";
+  for (auto [a, b] : {std::pair{"G1", "G2"}, {"E1", "E2"}, {"P1", "P2"}}) {
+    INFO(a << " vs " << b);
+    hs3fit::LoadedModel la = load(path, {a}), lb = load(path, {b});
+    std::vector<double> xa = la.model.initial_values(), xb = lb.model.initial_values();
+    CHECK(nll(lb, xb) == Approx(nll(la, xa)).epsilon(1e-12));
+    check_gradient(lb, xb);
+  }
+}
+
+TEST_CASE("Expression language: precedence, functions and errors", "[hs3][expr]") {
+  using hs3fit::expr::parse;
+  auto eval = [](const std::string& text) {
+    // Lower through a document: a generic_function of constants folds to a number.
+    const std::string path = "/tmp/hs3fit_test_expr.json";
+    std::ofstream(path) << R"J({"metadata": {"hs3_version": "0.2"},
+      "functions": [{"name": "f", "type": "generic_function", "expression": ")J" + text + R"J("}],
+      "distributions": [{"name": "g", "type": "gaussian_dist", "x": "xv", "mean": "f", "sigma": 1}],
+      "likelihoods": [{"name": "L", "distributions": ["g"], "data": [0]}]})J";
+    hs3fit::LoadedModel lm = load(path);
+    const double v = nll(lm, lm.model.initial_values());  // = ½ f² + ln √(2π)
+    return std::sqrt(2 * (v - 0.5 * std::log(2 * M_PI)));
+  };
+  CHECK(eval("2+3*4") == Approx(14));
+  CHECK(eval("-2^2") == Approx(4));             // −(2²) = −4, |−4|
+  CHECK(eval("2**3**2 / 64") == Approx(8));     // right-assoc: 2^9 / 64
+  CHECK(eval("1 < 2 ? 3 : 4") == Approx(3));
+  CHECK(eval("ifelse(1 > 2, 3, 5)") == Approx(5));
+  CHECK(eval("TMath::Power(2, 0.5)*sqrt(2)") == Approx(2));
+  CHECK(eval("exp(log(7)) + abs(-1) + erf(0) + min(1, 2) + max(1, 2)") == Approx(11));
+  CHECK(eval("PI") == Approx(M_PI));
+  CHECK(eval("2^-1") == Approx(0.5));
+  CHECK_THROWS_WITH(parse("1 +", "/functions/0/expression"), Catch::Contains("/functions/0/expression") && Catch::Contains("end of expression"));
+  CHECK_THROWS_WITH(parse("foo(1)", "/p"), Catch::Contains("unknown function 'foo'"));
+  CHECK_THROWS_WITH(parse("(1 + 2", "/p"), Catch::Contains("expected ')'"));
+}
+
+TEST_CASE("General HS3: errors name the JSON pointer", "[hs3][unbinned]") {
+  auto write = [](const std::string& body) {
+    const std::string path = "/tmp/hs3fit_test_unbinned_error.json";
+    std::ofstream(path) << R"J({"metadata": {"hs3_version": "0.2"},
+      "data": [{"name": "d", "type": "unbinned", "axes": [{"name": "x", "min": 0, "max": 1}], "entries": [[0.5]]}],)J" + body + "}";
+    return path;
+  };
+  // Circular reference between two functions.
+  CHECK_THROWS_WITH(load(write(R"J("functions": [{"name": "a", "type": "sum", "summands": ["b"]}, {"name": "b", "type": "product", "factors": ["a", 2]}],
+      "distributions": [{"name": "g", "type": "gaussian_dist", "x": "x", "mean": "a", "sigma": 1}],
+      "likelihoods": [{"name": "L", "distributions": ["g"], "data": ["d"]}])J")),
+                    Catch::Contains("/functions/0") && Catch::Contains("circular reference: a -> b -> a"));
+  // Unknown distribution type.
+  CHECK_THROWS_WITH(load(write(R"J("distributions": [{"name": "g", "type": "gausian_dist", "x": "x"}],
+      "likelihoods": [{"name": "L", "distributions": ["g"], "data": ["d"]}])J")),
+                    Catch::Contains("/distributions/0/type") && Catch::Contains("gausian_dist"));
+  // Missing data name.
+  CHECK_THROWS_WITH(load(write(R"J("distributions": [{"name": "g", "type": "gaussian_dist", "x": "x", "mean": 0, "sigma": 1}],
+      "likelihoods": [{"name": "L", "distributions": ["g"], "data": ["nodata"]}])J")),
+                    Catch::Contains("/likelihoods/0/data/0") && Catch::Contains("unknown data 'nodata'"));
+  // Without opting in, the binned-only commands refuse (never fit an empty model).
+  hs3fit::LoadOptions lo;
+  CHECK_THROWS_WITH(hs3fit::load_model(kDir + "HS3TestSuite/simplest_gauss/hs3.json", lo),
+                    Catch::Contains("/distributions/0/type") && Catch::Contains("not supported"));
+}
+
+TEST_CASE("Gauss-Legendre rule integrates polynomials exactly", "[hs3][unbinned]") {
+  const auto& rule = hs3fit::hs3::gauss_legendre();
+  REQUIRE(rule.size() == static_cast<size_t>(hs3fit::hs3::kQuadPoints));
+  for (int k = 0; k < 2 * hs3fit::hs3::kQuadPoints; ++k) {
+    double s = 0;
+    for (auto [t, w] : rule) s += w * std::pow(t, k);
+    CHECK(s == Approx(k % 2 ? 0.0 : 2.0 / (k + 1)).margin(1e-14));
+  }
+}
+
+TEST_CASE("Unbinned timing on 30k events", "[hs3][unbinned][slow]") {
+  const auto t0 = std::chrono::steady_clock::now();
+  hs3fit::LoadedModel lm = load(kBench + "1ch_bkgRooExp_sigGauss_shapeFloat_npOn_constrGauss_yield1000x.json");
+  const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::vector<double> x = lm.model.initial_values(), g(x.size());
+  const int reps = 50;
+  auto t1 = std::chrono::steady_clock::now();
+  double s = 0;
+  for (int i = 0; i < reps; ++i) s += lm.objective(x.data(), nullptr);
+  auto t2 = std::chrono::steady_clock::now();
+  for (int i = 0; i < reps; ++i) s += lm.objective(x.data(), g.data());
+  auto t3 = std::chrono::steady_clock::now();
+  const double n = static_cast<double>(lm.general->events);
+  WARN("parse+build " << load_s * 1e3 << " ms; NLL " << std::chrono::duration<double>(t2 - t1).count() / reps / n * 1e9
+                      << " ns/event; NLL+grad " << std::chrono::duration<double>(t3 - t2).count() / reps / n * 1e9 << " ns/event ("
+                      << n << " events)");
+  CHECK(std::isfinite(s));
+}
