@@ -46,6 +46,11 @@ std::vector<Pull> pulls(const model::Model& m, const fit::FitResult& fit);
 struct ImpactOptions {
   size_t top = 0;                  // keep the N highest-ranked (0 = all); every parameter is still fitted
   std::vector<std::string> only;   // restrict to these parameters (empty = every free non-POI one)
+  // Each conditional fit first takes Newton steps with the nominal minimum's Hessian (one
+  // gradient each). If those reach EDM < 1e-3 × the EDM goal (MIGRAD's criterion with that
+  // Hessian as its approximate covariance) the point is taken; otherwise, or always with
+  // verify_fits, fit::minimize continues from it and its own EDM/HESSE check decides.
+  bool verify_fits = false;
 };
 
 struct Impact {
@@ -67,6 +72,7 @@ struct ImpactsResult {
   std::vector<Impact> impacts;     // sorted by rank_key(), largest first; then cut to options.top
   size_t ranked = 0;               // how many were computed before the cut
   int fits = 0;                    // conditional fits
+  int minimizer_fits = 0;          // of which finished by fit::minimize (the rest by Newton steps on the nominal Hessian)
   bool converged = true;           // nominal fit and every conditional fit usable
   double time_nominal_s = 0, time_impacts_s = 0;
 };

@@ -38,7 +38,7 @@ std::string impacts_table(const model::Model& m, const infer::ImpactsResult& r, 
                        num(im.postfit_down, "{:+.4g}"), num(im.prefit_up, "{:+.4g}"), num(im.prefit_down, "{:+.4g}"), notes);
   }
   if (r.impacts.size() < r.ranked) out += fmt::format("({} more not shown: --top)\n", r.ranked - r.impacts.size());
-  out += fmt::format("\nfits        1 nominal + {} conditional{}   time {:.3f} s (nominal {:.3f} s, impacts {:.3f} s, load {:.3f} s)\n", r.fits,
+  out += fmt::format("\nfits        1 nominal + {} conditional ({} finished by the minimizer){}   time {:.3f} s (nominal {:.3f} s, impacts {:.3f} s, load {:.3f} s)\n", r.fits, r.minimizer_fits,
                      r.converged ? "" : "   ** some fits did not converge **", info.total_s, r.time_nominal_s, r.time_impacts_s,
                      info.parse_s + info.build_s);
   return out;
@@ -88,6 +88,7 @@ std::string impacts_json(const model::Model& m, const infer::ImpactsResult& r, c
   w.end_array();
   w.key("ranked").value(r.ranked);
   w.key("fits").value(r.fits + 1);
+  w.key("minimizer_fits").value(r.minimizer_fits);
   w.key("converged").value(r.converged);
   w.key("timing_s").begin_object();
   w.key("load").value(info.parse_s + info.build_s);
