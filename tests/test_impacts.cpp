@@ -362,6 +362,14 @@ TEST_CASE("hs3fit fit --pulls/--yields: tables, JSON members and plots", "[impac
   CHECK(t.out.find("post-fit") != std::string::npos);
   CHECK(t.out.find(" ± ") != std::string::npos);
 
+  const auto nh = run_hs3fit("fit " + ws + " --json --no-hesse");
+  REQUIRE(nh.exit_code == 0);
+  for (const auto& p : hs3test::parse_json(nh.out).root().at("pulls").elements()) {
+    CHECK(p.at("pull").is_number());
+    CHECK(p.at("error").is_null());  // no covariance: no error, not 0
+    CHECK(p.at("constraint").is_null());
+  }
+
   CHECK(run_hs3fit("fit " + ws + " --pulls /tmp/x.gif").exit_code == 2);
   CHECK(run_hs3fit("fit " + ws + " --pulls /tmp/x.svg --no-hesse").exit_code == 2);
   if (!have_gnuplot()) {

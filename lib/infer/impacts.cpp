@@ -154,7 +154,9 @@ std::vector<Pull> pulls(const model::Model& m, const fit::FitResult& fit) {
     p.param = i;
     p.name = m.parameters[i].name;
     p.value = fit.values[i];
-    p.error = fit.errors.empty() ? kNaN : fit.errors[i];
+    // No covariance (fit --no-hesse, or a failed HESSE): no error, rather than a misleading 0.
+    const bool have_errors = !fit.errors.empty() && fit.covariance.size() > 0;
+    p.error = have_errors ? fit.errors[i] : kNaN;
     p.constrained = widths[i].constrained;
     p.kind = widths[i].kind;
     if (p.constrained) {

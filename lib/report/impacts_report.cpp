@@ -116,7 +116,7 @@ void plot_impacts(const model::Model& m, const infer::ImpactsResult& r, const st
   imax *= 1.1 * pmax / std::ceil(pmax);  // impact axis spans the same fraction as the pull axis
   const double pull_range = std::ceil(pmax);
   const int height = 170 + 22 * std::max(n, 4);
-  const int width = 700 + static_cast<int>(8.5 * static_cast<double>(longest));
+  const int width = 700 + static_cast<int>(9.0 * static_cast<double>(longest));
   std::string s = plot::terminal(path, width, height, option);
   s += "set output " + plot::quote(path) + "\n";
   // rows: y, pull, constraint, prefit up, prefit down, postfit up, postfit down, label
@@ -144,7 +144,7 @@ void plot_impacts(const model::Model& m, const infer::ImpactsResult& r, const st
   s += "set arrow 1 from 0, graph 0 to 0, graph 1 nohead dt 2 lc rgb '#555555' front\n";
   s += "set arrow 2 from -1, graph 0 to -1, graph 1 nohead dt 3 lc rgb '#999999' back\n";
   s += "set arrow 3 from 1, graph 0 to 1, graph 1 nohead dt 3 lc rgb '#999999' back\n";
-  s += "set lmargin at screen " + fmt::format("{:.3f}", std::min(0.6, (24.0 + 8.5 * static_cast<double>(longest)) / width)) + "\n";
+  s += "set lmargin at screen " + fmt::format("{:.3f}", std::min(0.6, (30.0 + 9.0 * static_cast<double>(longest)) / width)) + "\n";
   s += "set rmargin 4\n";
   s += "set key bmargin center horizontal samplen 2 width 1\n";
   if (n == 0) {

@@ -86,7 +86,7 @@ void plot_pulls(const std::vector<infer::Pull>& pulls, const std::string& path, 
   size_t longest = 10;
   for (const auto* p : rows) longest = std::max(longest, p->name.size());
   const int height = 130 + 17 * std::max(n, 4);
-  const int width = 560 + static_cast<int>(8.5 * static_cast<double>(longest));
+  const int width = 560 + static_cast<int>(9.0 * static_cast<double>(longest));
   std::string s = plot::terminal(path, width, height, option);
   s += "set output " + plot::quote(path) + "\n";
   s += "$pulls << EOD\n";
@@ -101,7 +101,7 @@ void plot_pulls(const std::vector<infer::Pull>& pulls, const std::string& path, 
   s += "set arrow 1 from 0, graph 0 to 0, graph 1 nohead dt 2 lc rgb '#555555' front\n";
   s += "set xlabel 'pull (θ − θ0)/Δθ,  bars: post-fit σ/Δθ'\nset title 'Pulls of the constrained nuisance parameters'\n";
   s += "set xtics 1 out nomirror\nset mxtics 2\nset ytics scale 0 nomirror\nset grid xtics front lc rgb '#aaaaaa' dt 3\n";
-  s += "set key off\nset lmargin at screen " + fmt::format("{:.3f}", std::min(0.6, (24.0 + 8.5 * static_cast<double>(longest)) / width)) + "\n";
+  s += "set key off\nset lmargin at screen " + fmt::format("{:.3f}", std::min(0.6, (30.0 + 9.0 * static_cast<double>(longest)) / width)) + "\n";
   s += "set rmargin 3\n";
   if (n == 0) s += "set label 'no constrained nuisance parameters' at graph 0.5, graph 0.5 center\nset ytics ()\nplot 1/0 notitle\n";
   else s += "plot $pulls using 2:1:3:ytic(4) with xerrorbars pt 7 ps 0.8 lw 1.5 lc rgb 'black' notitle\n";
