@@ -157,10 +157,76 @@ void run_patchset_limits(const LimitCommand& o, int& exit_code) {
                     path, seconds_since(t0)));
 }
 
+// `limit --toys N --hypotest MU --shard I/K -o DIR`: the toys with index i -> shard (i mod K) + 1
+// (the same i in the s+b and b-only samples, each drawn from Rng::for_toy(seed, sample, i)),
+// so the merged hypothesis test equals the single-process one with the same --seed.
+void run_toy_shard(const LimitCommand& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (!std::isfinite(o.hypotest))
+    throw Error(ErrorKind::Usage, "--shard", "sharded toys need --hypotest MU (toy upper limits choose their POI values from the toys' results)");
+  if (o.out_dir.empty()) throw Error(ErrorKind::Usage, "--shard", "a sharded run writes its results into a directory: add -o DIR");
+  if (o.json || !o.plot.empty()) throw Error(ErrorKind::Usage, "-o", "a shard writes its results into the directory; --json belongs to 'hs3fit merge DIR'");
+  if (o.model.workspace == "-") throw Error(ErrorKind::Usage, "--shard", "sharded runs read the workspace from a file, not standard input");
+  const shards::Shard shard = o.shard.empty() ? shards::Shard{} : shards::parse_shard(o.shard);
+  LoadedModel lm = load_model(o.model.workspace, to_load_options(o.model));
+  const infer::TestStat ts = infer::parse_test_stat(o.test_stat, "--test-stat");
+  if (ts != infer::TestStat::QmuTilde && ts != infer::TestStat::Qmu) throw Error(ErrorKind::Usage, "--test-stat", "limits use qtilde (default) or q");
+  const ModelOptions& mo = o.model;
+  std::vector<std::string> files{mo.workspace};
+  for (const pyhf::PatchRequest& p : to_load_options(mo).patches) files.push_back(p.file);
+  shards::Manifest man("limit-toys");
+  man.set("workspace", lm.source).set("workspace_hash", shards::hash_files(files));
+  man.set("measurement", lm.measurement);
+  man.set("poi", lm.model.poi ? lm.model.parameters[*lm.model.poi].name : std::string());
+  man.set("patches", mo.patches).set("patchset", mo.patchset).set("measurement_option", mo.measurement).set("poi_option", mo.poi);
+  man.set("set", mo.set).set("fix", mo.fix).set("float", mo.release).set("bounds", mo.bounds);
+  man.set("normsys_interp", mo.normsys_interp).set("histosys_interp", mo.histosys_interp);
+  man.set("analysis", mo.analysis).set("likelihoods", mo.likelihoods).set("shapesys_vals", mo.shapesys_vals);
+  man.set("tolerance", o.tolerance).set("test_stat", std::string(infer::to_string(ts))).set("hypotest", o.hypotest);
+  man.set("toys", o.toys).set("seed", std::to_string(o.seed));
+  man.set("assignment", "toy i (0-based, the same i in the s+b and b-only samples) -> shard (i mod N) + 1");
+  man.set("shards", shard.count);
+  man.write_or_check(o.out_dir);
+  const std::string hash = man.hash();
+  const std::string path = shards::shard_path(o.out_dir, shard);
+  if (shards::file_exists(path)) {
+    const json::Document d = json::parse_file(path);
+    if (d.root().at("manifest_hash").as_string() != hash) throw Error(ErrorKind::Usage, path, "this shard file belongs to another run");
+    print(fmt::format("shard {}: already complete in {}\n", shard.name(), path));
+    return;
+  }
+  infer::ToyOptions to;
+  to.ntoys = o.toys;
+  to.seed = o.seed;
+  to.threads = o.threads;
+  to.test_stat = ts;
+  to.fit = infer::inference_fit_options(o.tolerance);
+  to.shard = shard;
+  infer::ToyCalculator calc(lm.model, to);
+  const infer::ToyHypotest t = calc.toys(o.hypotest);
+  std::string text = "{\n";
+  text += fmt::format("  \"manifest_hash\": {},\n  \"shard\": [{}, {}],\n", json::quote(hash), shard.index, shard.count);
+  text += fmt::format("  \"q_obs\": {},\n  \"converged\": {},\n  \"threads\": {},\n  \"fits\": {},\n  \"toys\": [", shards::number_json(t.result.q_obs),
+                      t.result.converged ? "true" : "false", calc.threads(), calc.fits());
+  bool first = true;
+  for (size_t i : shards::items_of(shard, static_cast<size_t>(o.toys))) {
+    text += fmt::format("{}{{\"i\":{},\"q_sb\":{},\"sb_converged\":{},\"q_b\":{},\"b_converged\":{}}}", first ? "\n    " : ",\n    ", i,
+                        shards::number_json(t.q_sb[i]), t.sb_converged[i] ? "true" : "false", shards::number_json(t.q_b[i]),
+                        t.b_converged[i] ? "true" : "false");
+    first = false;
+  }
+  text += first ? "]\n}\n" : "\n  ]\n}\n";
+  shards::write_file_atomic(path, text);
+  print(fmt::format("shard {}: {} toys per sample at {} = {:g} in {} ({:.3f} s)\n", shard.name(), shards::items_of(shard, static_cast<size_t>(o.toys)).size(),
+                    lm.model.poi ? lm.model.parameters[*lm.model.poi].name : std::string("POI"),
+                    o.hypotest, path, seconds_since(t0)));
+}
+
 void run_limit(const LimitCommand& o, int& exit_code) {
   if (!o.model.patchset.empty() && o.model.patches.empty()) return run_patchset_limits(o, exit_code);
+  if (o.toys > 0 && (!o.shard.empty() || !o.out_dir.empty())) return run_toy_shard(o);
   if (!o.shard.empty() || !o.out_dir.empty())
-    throw Error(ErrorKind::Usage, "--shard", "limit shards the patches of a patchset: add --patchset FILE (without --patch)");
+    throw Error(ErrorKind::Usage, "--shard", "limit shards toys (--toys N --hypotest MU) or the patches of a patchset (--patchset FILE without --patch)");
   const auto t0 = std::chrono::steady_clock::now();
   LoadedModel lm = load_model(o.model.workspace, to_load_options(o.model));
   report::InferInfo info;
@@ -252,8 +318,8 @@ void register_limit(CLI::App& app, int& exit_code) {
   cmd->add_flag("--json", opts->json, "Print the result as JSON (schema in README.md)");
   cmd->add_option("--plot", opts->plot, "Also plot CLs against the POI with gnuplot: FILE.svg, .png or .pdf");
   cmd->add_option("--shard", opts->shard,
-                  "With --patchset (no --patch): compute only shard I of N (1-based); patch k goes to shard (k mod N)+1; needs -o DIR; "
-                  "rerunning resumes; combine with 'hs3fit merge DIR'");
+                  "Compute only shard I of N (1-based) of the patches of --patchset (patch k -> shard (k mod N)+1) or of the toys of "
+                  "--toys N --hypotest MU (toy i -> shard (i mod N)+1); needs -o DIR; rerunning resumes; combine with 'hs3fit merge DIR'");
   cmd->add_option("-o,--output-dir", opts->out_dir, "Directory for sharded results (manifest.json, shard-I-of-N.json)");
   cmd->callback([opts, &exit_code] { run_limit(*opts, exit_code); });
 }

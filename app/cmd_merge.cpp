@@ -3,6 +3,7 @@
 // that every shard is there, finished and made by the same run (manifest hash).
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cmath>
 #include <memory>
 #include <spdlog/spdlog.h>
 
@@ -12,6 +13,7 @@
 #include "infer/patchset_limits.h"
 #include "infer/scan_shards.h"
 #include "infer/shards.h"
+#include "infer/toys.h"
 #include "json/json_reader.h"
 #include "report/infer_report.h"
 
@@ -82,6 +84,84 @@ void merge_patchset(const MergeCommand& o, int& exit_code) {
   print(o.json ? infer::patch_limits_json(mp.doc) : infer::patch_limits_table(mp.doc));
 }
 
+// Toy shards of one hypothesis test: every toy index once, then the p-values as hypotest() does.
+void merge_toys(const MergeCommand& o, int& exit_code) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (o.csv || !o.plot.empty()) throw Error(ErrorKind::Usage, o.csv ? "--csv" : "--plot", "a toy hypothesis test merges into a table or --json");
+  const std::string mtext = shards::read_manifest(o.dir);
+  const json::Document md = json::parse(mtext, shards::manifest_path(o.dir));
+  const json::Node man = md.root();
+  const double ntoys_d = man.at("toys").as_number();
+  if (ntoys_d < 1 || ntoys_d > 1e9 || ntoys_d != std::floor(ntoys_d)) man.at("toys").fail("expected the number of toys");
+  const size_t ntoys = static_cast<size_t>(ntoys_d);
+  infer::ShardFiles sf = infer::find_shard_files(o.dir, ntoys, "toys");
+  std::vector<std::string> problems = sf.problems;
+  infer::ToyHypotest t;
+  t.result.poi = man.at("hypotest").as_number();
+  t.result.q_asimov = std::nan("");
+  t.q_sb.assign(ntoys, std::nan(""));
+  t.q_b.assign(ntoys, std::nan(""));
+  t.sb_converged.assign(ntoys, 0);
+  t.b_converged.assign(ntoys, 0);
+  std::vector<int> owner(ntoys, 0);
+  bool first = true;
+  int threads = 0;
+  long long fits = 0;
+  for (const auto& [i, path] : sf.files) {
+    const json::Document d = json::parse_file(path);
+    const json::Node r = d.root();
+    const double q_obs = shards::read_number(r.at("q_obs"));
+    if (first) {
+      t.result.q_obs = q_obs;
+      t.result.converged = r.at("converged").as_bool();
+      threads = static_cast<int>(r.at("threads").as_number());
+      first = false;
+    } else if (!(q_obs == t.result.q_obs || (std::isnan(q_obs) && std::isnan(t.result.q_obs)))) {
+      spdlog::warn("shard {}'s observed test statistic {} differs from the first shard's {}: shards ran on different builds or CPUs", i, q_obs, t.result.q_obs);
+    }
+    fits += static_cast<long long>(r.at("fits").as_number()) - (fits > 0 ? 3 : 0);  // the fits to the data are made by every shard
+    std::vector<size_t> foreign, dup;
+    for (const json::Node& n : r.at("toys").elements()) {
+      const double k = n.at("i").as_number();
+      const size_t idx = static_cast<size_t>(k);
+      if (k < 0 || k != std::floor(k) || idx >= ntoys || shards::shard_of(idx, sf.count) != i) {
+        foreign.push_back(idx);
+        continue;
+      }
+      if (owner[idx]) {
+        dup.push_back(idx);
+        continue;
+      }
+      owner[idx] = i;
+      t.q_sb[idx] = shards::read_number(n.at("q_sb"));
+      t.q_b[idx] = shards::read_number(n.at("q_b"));
+      t.sb_converged[idx] = n.at("sb_converged").as_bool();
+      t.b_converged[idx] = n.at("b_converged").as_bool();
+    }
+    if (!foreign.empty()) problems.push_back(fmt::format("{}: toys {} do not belong to shard {}/{}", path, shards::format_ranges(foreign), i, sf.count));
+    if (!dup.empty()) problems.push_back(fmt::format("{}: toys {} are duplicated", path, shards::format_ranges(dup)));
+  }
+  std::vector<size_t> missing;
+  for (size_t k = 0; k < ntoys; ++k)
+    if (!owner[k]) missing.push_back(k);
+  if (!missing.empty()) problems.push_back(fmt::format("missing toys ({} of {}): {}", missing.size(), ntoys, shards::format_ranges(missing)));
+  if (report_problems(o.dir, problems, exit_code)) return;
+  infer::finish_toy_hypotest(t);
+  const model::Model m = names_only_model({}, man.at("poi").as_string());
+  report::InferInfo info;
+  info.workspace = man.at("workspace").as_string();
+  info.measurement = man.at("measurement").as_string();
+  info.calctype = "toybased";
+  info.test_stat = man.at("test_stat").as_string();
+  info.toys = static_cast<int>(ntoys);
+  info.seed = std::stoull(man.at("seed").as_string());
+  info.threads = threads;
+  info.fits = fits;
+  info.total_s = seconds_since(t0);
+  if (!t.result.converged || t.failed_toys > 0) exit_code = kExitNotConverged;
+  print(o.json ? report::hypotest_json(m, t.result, &t.obs_error, info) : report::hypotest_table(m, t.result, &t.obs_error, info));
+}
+
 void run_merge(const MergeCommand& o, int& exit_code) {
   if (o.json && o.csv) throw Error(ErrorKind::Usage, "--csv", "choose one of --json and --csv");
   const std::string manifest = shards::read_manifest(o.dir);
@@ -89,6 +169,7 @@ void run_merge(const MergeCommand& o, int& exit_code) {
   const std::string command = d.root().at("command").as_string();
   if (command == "scan") return merge_scan(o, exit_code);
   if (command == "limit-patchset") return merge_patchset(o, exit_code);
+  if (command == "limit-toys") return merge_toys(o, exit_code);
   throw Error(ErrorKind::Input, shards::manifest_path(o.dir), "unknown sharded command '" + command + "'");
 }
 

@@ -394,3 +394,32 @@ TEST_CASE("limits over a patchset: one row per patch, equal to single-patch runs
   CHECK(missing.exit_code == 2);
   CHECK(missing.err.find("missing patches (2 of 7, 0-based in patchset order): 1, 4") != std::string::npos);
 }
+
+TEST_CASE("toys of a hypothesis test in shards merge into the single-process test with the same seed", "[shards][cli]") {
+  TempDir dir;
+  const std::string base = "limit " + quote(kWorkspace) + " --toys 300 --seed 11 --hypotest 1.5 --threads 1";
+  const RunResult whole = run_hs3fit(base + " --json");
+  INFO(whole.err);
+  REQUIRE(whole.exit_code == 0);
+  for (int i = 1; i <= 4; ++i) {
+    const RunResult r = run_hs3fit(base + fmt::format(" --shard {}/4 -o ", i) + quote(dir.path()));
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK(r.out.find("75 toys per sample") != std::string::npos);
+  }
+  const RunResult merged = run_hs3fit("merge " + quote(dir.path()) + " --json");
+  INFO(merged.err);
+  REQUIRE(merged.exit_code == 0);
+  auto until_timing = [](const std::string& s) { return s.substr(0, s.find("\n  \"timing_s\":")); };
+  CHECK(until_timing(merged.out) == until_timing(whole.out));  // the fit count too
+  // another seed is another run
+  const RunResult other = run_hs3fit("limit " + quote(kWorkspace) + " --toys 300 --seed 12 --hypotest 1.5 --shard 1/4 -o " + quote(dir.path()));
+  CHECK(other.exit_code == 2);
+  CHECK(other.err.find("seed (here \"12\", there \"11\")") != std::string::npos);
+  // toy upper limits pick POI values from the toys: not shardable
+  CHECK(run_hs3fit("limit " + quote(kWorkspace) + " --toys 300 --shard 1/4 -o " + quote(dir / "x")).exit_code == 2);
+  fs::remove(dir / "shard-4-of-4.json");
+  const RunResult missing = run_hs3fit("merge " + quote(dir.path()));
+  CHECK(missing.exit_code == 2);
+  CHECK(missing.err.find("missing toys (75 of 300): 3, 7, 11") != std::string::npos);
+}

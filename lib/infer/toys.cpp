@@ -83,8 +83,10 @@ std::vector<ToyCalculator::ToyFit> ToyCalculator::run_toys(int stream, const std
   std::atomic<long long> fits{0};
   std::mutex error_mutex;
   std::exception_ptr error;
+  const std::vector<size_t> indices = shards::items_of(options_.shard, n);
   auto toy_loop = [&] {
-    for (size_t i = next++; i < n; i = next++) {
+    for (size_t j = next++; j < indices.size(); j = next++) {
+      const size_t i = indices[j];
       Rng rng = Rng::for_toy(options_.seed, static_cast<uint64_t>(stream), i);
       Likelihood toy = data_.with_data(sample_dataset(data_.model(), expected, generating, rng));
       ToyFit& t = out[i];
@@ -109,10 +111,10 @@ std::vector<ToyCalculator::ToyFit> ToyCalculator::run_toys(int stream, const std
     } catch (...) {
       std::lock_guard<std::mutex> lock(error_mutex);
       if (!error) error = std::current_exception();
-      next = n;  // stop the other threads
+      next = indices.size();  // stop the other threads
     }
   };
-  const int nthreads = std::min<int>(threads_, options_.ntoys);
+  const int nthreads = std::max(1, std::min<int>(threads_, static_cast<int>(indices.size())));
   std::vector<std::thread> pool;
   for (int k = 1; k < nthreads; ++k) pool.emplace_back(worker);
   worker();
@@ -123,7 +125,7 @@ std::vector<ToyCalculator::ToyFit> ToyCalculator::run_toys(int stream, const std
   return out;
 }
 
-ToyHypotest ToyCalculator::hypotest(double mu) {
+ToyHypotest ToyCalculator::toys(double mu) {
   ToyHypotest t;
   HypotestResult& h = t.result;
   h.poi = mu;
@@ -135,17 +137,35 @@ ToyHypotest ToyCalculator::hypotest(double mu) {
   const fit::FitResult& signal_pars = cond;  // θ̂̂(μ) on the data generates the s+b toys
   const std::vector<ToyFit> sb = run_toys(kSignalStream, signal_pars.values, mu, nullptr);
   const std::vector<ToyFit> b = run_toys(kBackgroundStream, background_.values, mu, &background_free_);
-
-  std::vector<double> qsb, qb;
   for (const ToyFit& f : sb) {
     t.q_sb.push_back(f.q);
-    if (!f.converged) ++t.failed_toys;
-    if (std::isfinite(f.q)) qsb.push_back(f.q);
+    t.sb_converged.push_back(f.converged);
   }
   for (const ToyFit& f : b) {
     t.q_b.push_back(f.q);
-    if (!f.converged) ++t.failed_toys;
-    if (std::isfinite(f.q)) qb.push_back(f.q);
+    t.b_converged.push_back(f.converged);
+  }
+  return t;
+}
+
+ToyHypotest ToyCalculator::hypotest(double mu) {
+  ToyHypotest t = toys(mu);
+  finish_toy_hypotest(t);
+  return t;
+}
+
+void finish_toy_hypotest(ToyHypotest& t) {
+  HypotestResult& h = t.result;
+  const double mu = h.poi;
+  std::vector<double> qsb, qb;
+  t.failed_toys = 0;
+  for (size_t i = 0; i < t.q_sb.size(); ++i) {
+    if (!t.sb_converged[i]) ++t.failed_toys;
+    if (std::isfinite(t.q_sb[i])) qsb.push_back(t.q_sb[i]);
+  }
+  for (size_t i = 0; i < t.q_b.size(); ++i) {
+    if (!t.b_converged[i]) ++t.failed_toys;
+    if (std::isfinite(t.q_b[i])) qb.push_back(t.q_b[i]);
   }
   if (t.failed_toys > 0) spdlog::warn("POI = {:g}: {} toy fits did not converge", mu, t.failed_toys);
   if (qsb.empty() || qb.empty()) throw Error(ErrorKind::Usage, "--toys", "no toy gave a finite test statistic");
@@ -178,7 +198,6 @@ ToyHypotest ToyCalculator::hypotest(double mu) {
     h.exp[k].clb = percentile_linear(clb, kBandPercentiles[k]);
     h.exp[k].cls = percentile_linear(cls, kBandPercentiles[k]);
   }
-  return t;
 }
 
 UpperLimitResult toy_upper_limit(ToyCalculator& calc, UpperLimitOptions o, std::vector<ToyHypotest>* hypotests) {

@@ -20,6 +20,7 @@
 #include "infer/calculator.h"
 #include "infer/likelihood.h"
 #include "infer/random.h"
+#include "infer/shards.h"
 #include "infer/upper_limit.h"
 
 namespace hs3fit::infer {
@@ -30,6 +31,9 @@ struct ToyOptions {
   int threads = 0;    // 0: all hardware threads
   TestStat test_stat = TestStat::QmuTilde;
   fit::FitOptions fit = inference_fit_options();
+  // Only the toys of this shard: toy index i (the same i in both samples) belongs to shard
+  // (i mod N) + 1. Default 1/1: every toy. Used by `limit --toys --hypotest --shard`.
+  shards::Shard shard;
 };
 
 // One pseudo-dataset drawn from the model's expected data at `values` (a Likelihood's
@@ -40,8 +44,14 @@ struct ToyHypotest {
   HypotestResult result;          // q_obs, CLs etc.; q_asimov is NaN
   PValues obs_error;              // binomial standard errors of the observed p-values
   std::vector<double> q_sb, q_b;  // test statistics of the toys, by toy index (NaN: fit failed)
+  std::vector<char> sb_converged, b_converged;  // by toy index
   int failed_toys = 0;            // toys whose fits did not converge (kept) or gave no number (dropped)
 };
+
+// The p-values, expected band, their errors and failed_toys of `t` from t.result.poi,
+// t.result.q_obs and the toys (q_sb, q_b, *_converged): what hypotest() does after the toys,
+// and what merging toy shards does. Error(Usage) when no toy has a finite test statistic.
+void finish_toy_hypotest(ToyHypotest& t);
 
 // numpy.percentile(values, p, interpolation="linear") of unsorted values (p in percent).
 double percentile_linear(std::vector<double> values, double p);
@@ -54,6 +64,9 @@ class ToyCalculator {
   ~ToyCalculator();
 
   ToyHypotest hypotest(double mu);
+  // The toys of options.shard at μ without the p-values (result.poi, q_obs, converged and the
+  // shard's entries of q_sb, q_b, *_converged set; other toys NaN / not converged).
+  ToyHypotest toys(double mu);
 
   uint32_t poi() const { return poi_; }
   const fit::FitResult& free_fit() const { return free_data_; }
