@@ -220,7 +220,7 @@ TEST_CASE("General HS3: numeric normalization (generic_dist) agrees with closed 
                     {"name": "E1", "distributions": ["e1"], "data": ["d"]}, {"name": "E2", "distributions": ["e2"], "data": ["d"]},
                     {"name": "P1", "distributions": ["p1"], "data": ["d"]}, {"name": "P2", "distributions": ["p2"], "data": ["d"]}],
     "parameter_points": [{"name": "default_values", "parameters": [
-      {"name": "m", "value": 14.0}, {"name": "s", "value": 0.8}, {"name": "c", "value": 0.3}, {"name": "a", "value": 0.1}]}]
+      {"name": "m", "value": 14.0}, {"name": "s", "value": 0.5}, {"name": "c", "value": 0.3}, {"name": "a", "value": 0.1}]}]
   })J";
   for (auto [a, b] : {std::pair{"G1", "G2"}, {"E1", "E2"}, {"P1", "P2"}}) {
     INFO(a << " vs " << b);

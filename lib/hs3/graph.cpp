@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "hs3/graph_simd.h"
 
 namespace hs3fit::hs3 {
 
@@ -341,7 +342,10 @@ Program::Program(Graph graph, std::vector<EventSource> sources, std::vector<std:
       for (uint32_t a : n.args) stack.push_back(a);
     }
     std::sort(p.nodes.begin(), p.nodes.end());
-    for (uint32_t id : p.nodes) p.slot[id] = p.nslots++;
+    for (uint32_t id : p.nodes) {
+      p.slot[id] = p.nslots++;
+      if (graph_[id].op == Op::LogMix && graph_[id].args.size() == 4) p.nslots += 2;  // e0, e1 for the adjoint
+    }
     for (uint32_t id : p.nodes)
       for (uint32_t a : graph_[id].args)
         if (!graph_[a].event && p.slot[a] == kNoSlot) {
@@ -390,47 +394,44 @@ double Program::source_sum(size_t s, bool gradient) {
     return src.coefficient * sw * val_[src.root];
   }
   for (uint32_t id : p.scalars) std::fill_n(&buf_[p.slot[id] * kBlock], kBlock, val_[id]);
+  // Value of slot k in this block: the slot's buffer, or the data column itself (observables).
+  ptr_.resize(p.nslots);
+  for (uint32_t k = 0; k < p.nslots; ++k) ptr_[k] = &buf_[k * kBlock];
   double total = 0;
   for (size_t start = 0; start < nev; start += kBlock) {
     const size_t cnt = std::min(kBlock, nev - start);
     for (uint32_t id : p.nodes) {
       const GraphNode& n = graph_[id];
-      double* out = &buf_[p.slot[id] * kBlock];
-      auto arg = [&](size_t k) { return &buf_[p.slot[n.args[k]] * kBlock]; };
+      const uint32_t slot = p.slot[id];
+      if (n.op == Op::Obs) {
+        ptr_[slot] = &src.columns[static_cast<size_t>(n.k1)][start];
+        continue;
+      }
+      double* out = &buf_[slot * kBlock];
+      auto arg = [&](size_t k) { return ptr_[p.slot[n.args[k]]]; };
       switch (n.op) {
-        case Op::Obs: std::memcpy(out, &src.columns[static_cast<size_t>(n.k1)][start], cnt * sizeof(double)); break;
-        case Op::Add: { const double *a = arg(0), *b = arg(1); for (size_t i = 0; i < cnt; ++i) out[i] = a[i] + b[i]; break; }
-        case Op::Sub: { const double *a = arg(0), *b = arg(1); for (size_t i = 0; i < cnt; ++i) out[i] = a[i] - b[i]; break; }
-        case Op::Mul: { const double *a = arg(0), *b = arg(1); for (size_t i = 0; i < cnt; ++i) out[i] = a[i] * b[i]; break; }
-        case Op::Div: { const double *a = arg(0), *b = arg(1); for (size_t i = 0; i < cnt; ++i) out[i] = a[i] / b[i]; break; }
+        case Op::Add: simd::binary(simd::Binary::Add, arg(0), arg(1), out, cnt); break;
+        case Op::Sub: simd::binary(simd::Binary::Sub, arg(0), arg(1), out, cnt); break;
+        case Op::Mul: simd::binary(simd::Binary::Mul, arg(0), arg(1), out, cnt); break;
+        case Op::Div: simd::binary(simd::Binary::Div, arg(0), arg(1), out, cnt); break;
         case Op::Neg: { const double* a = arg(0); for (size_t i = 0; i < cnt; ++i) out[i] = -a[i]; break; }
-        case Op::Exp: { const double* a = arg(0); for (size_t i = 0; i < cnt; ++i) out[i] = std::exp(a[i]); break; }
-        case Op::Log: { const double* a = arg(0); for (size_t i = 0; i < cnt; ++i) out[i] = std::log(a[i]); break; }
+        case Op::Exp: simd::exp(arg(0), out, cnt); break;
+        case Op::Log: simd::log(arg(0), out, cnt); break;
         case Op::LogMix:
           if (n.args.size() == 4) {
-            const double *c0 = arg(0), *c1 = arg(1), *l0 = arg(2), *l1 = arg(3);
-            for (size_t i = 0; i < cnt; ++i) {
-              const double m = std::max(l0[i], l1[i]);
-              out[i] = m + std::log(c0[i] * std::exp(l0[i] - m) + c1[i] * std::exp(l1[i] - m));
-            }
+            simd::logmix2(arg(0), arg(1), arg(2), arg(3), out, out + kBlock, out + 2 * kBlock, cnt);
             break;
           }
           [[fallthrough]];
         default:
           for (size_t i = 0; i < cnt; ++i) {
-            for (size_t k = 0; k < n.args.size(); ++k) argv_[k] = buf_[p.slot[n.args[k]] * kBlock + i];
+            for (size_t k = 0; k < n.args.size(); ++k) argv_[k] = arg(k)[i];
             out[i] = apply(n, argv_.data());
           }
       }
     }
-    const double* r = &buf_[p.slot[src.root] * kBlock];
-    double block = 0;
-    if (weighted) {
-      for (size_t i = 0; i < cnt; ++i) block += src.weights[start + i] * r[i];
-    } else {
-      for (size_t i = 0; i < cnt; ++i) block += r[i];
-    }
-    total += block;
+    const double* r = ptr_[p.slot[src.root]];
+    total += simd::dot(weighted ? &src.weights[start] : nullptr, r, cnt);
     if (!gradient) continue;
     std::fill_n(bufadj_.begin(), p.nslots * kBlock, 0.0);
     double* rootadj = &bufadj_[p.slot[src.root] * kBlock];
@@ -438,44 +439,35 @@ double Program::source_sum(size_t s, bool gradient) {
     for (auto it = p.nodes.rbegin(); it != p.nodes.rend(); ++it) {
       const uint32_t id = *it;
       const GraphNode& n = graph_[id];
+      if (n.op == Op::Obs) continue;
       const double* g = &bufadj_[p.slot[id] * kBlock];
-      const double* v = &buf_[p.slot[id] * kBlock];
-      auto val = [&](size_t k) { return &buf_[p.slot[n.args[k]] * kBlock]; };
+      const double* v = ptr_[p.slot[id]];
+      auto val = [&](size_t k) { return ptr_[p.slot[n.args[k]]]; };
       auto adj = [&](size_t k) { return &bufadj_[p.slot[n.args[k]] * kBlock]; };
       switch (n.op) {
-        case Op::Obs: break;
         case Op::Add: { double *ga = adj(0), *gb = adj(1); for (size_t i = 0; i < cnt; ++i) { ga[i] += g[i]; gb[i] += g[i]; } break; }
         case Op::Sub: { double *ga = adj(0), *gb = adj(1); for (size_t i = 0; i < cnt; ++i) { ga[i] += g[i]; gb[i] -= g[i]; } break; }
-        case Op::Mul: {
-          const double *a = val(0), *b = val(1);
-          double *ga = adj(0), *gb = adj(1);
-          for (size_t i = 0; i < cnt; ++i) { ga[i] += g[i] * b[i]; gb[i] += g[i] * a[i]; }
-          break;
-        }
-        case Op::Div: {
-          const double* b = val(1);
-          double *ga = adj(0), *gb = adj(1);
-          for (size_t i = 0; i < cnt; ++i) { ga[i] += g[i] / b[i]; gb[i] -= g[i] * v[i] / b[i]; }
-          break;
-        }
+        case Op::Mul: simd::mul_adjoint(val(0), val(1), g, adj(0), adj(1), cnt); break;
+        case Op::Div: simd::div_adjoint(val(1), v, g, adj(0), adj(1), cnt); break;
         case Op::Neg: { double* ga = adj(0); for (size_t i = 0; i < cnt; ++i) ga[i] -= g[i]; break; }
         case Op::Exp: { double* ga = adj(0); for (size_t i = 0; i < cnt; ++i) ga[i] += g[i] * v[i]; break; }
         case Op::Log: { const double* a = val(0); double* ga = adj(0); for (size_t i = 0; i < cnt; ++i) ga[i] += g[i] / a[i]; break; }
+        case Op::LogMix:
+          if (n.args.size() == 4) {
+            simd::logmix2_adjoint(val(0), val(1), v + kBlock, v + 2 * kBlock, g, adj(0), adj(1), adj(2), adj(3), cnt);
+            break;
+          }
+          [[fallthrough]];
         default:
           for (size_t i = 0; i < cnt; ++i) {
             if (g[i] == 0) continue;
-            for (size_t k = 0; k < n.args.size(); ++k) argv_[k] = buf_[p.slot[n.args[k]] * kBlock + i];
+            for (size_t k = 0; k < n.args.size(); ++k) argv_[k] = val(k)[i];
             partials(n, argv_.data(), v[i], argd_.data());
-            for (size_t k = 0; k < n.args.size(); ++k) bufadj_[p.slot[n.args[k]] * kBlock + i] += g[i] * argd_[k];
+            for (size_t k = 0; k < n.args.size(); ++k) adj(k)[i] += g[i] * argd_[k];
           }
       }
     }
-    for (uint32_t id : p.scalars) {
-      const double* g = &bufadj_[p.slot[id] * kBlock];
-      double sum = 0;
-      for (size_t i = 0; i < cnt; ++i) sum += g[i];
-      adj_[id] += sum;
-    }
+    for (uint32_t id : p.scalars) adj_[id] += simd::dot(nullptr, &bufadj_[p.slot[id] * kBlock], cnt);
   }
   return src.coefficient * total;
 }

@@ -112,6 +112,7 @@ class Program {
   std::vector<double> val_, adj_;       // per graph node (scalar nodes)
   std::vector<double> buf_, bufadj_;    // [slot][kBlock]
   std::vector<double> argv_, argd_;
+  std::vector<const double*> ptr_;      // per slot: this block's values
 };
 
 }  // namespace hs3fit::hs3

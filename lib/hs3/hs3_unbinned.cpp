@@ -421,24 +421,25 @@ class Lowerer {
     bool& t = out.touched;
     if (type == "gaussian_dist" || type == "normal_dist") {
       const uint32_t x = field(d, "x", ctx, t).node, mu = field(d, "mean", ctx, t).node, s = field(d, "sigma", ctx, t).node;
-      const uint32_t z = div(sub(x, mu), s);
-      uint32_t lp = sub(sub(mul(C(-0.5), mul(z, z)), log(s)), C(kLogSqrt2Pi));
+      // ln PDF = −w² − K with w = (x − μ)/(σ√2), K = ln σ + ln √(2π) [+ ln M]: two passes per event.
+      const uint32_t inv = div(C(M_SQRT1_2), s);
+      const uint32_t w = mul(sub(x, mu), inv);
+      uint32_t K = add(log(s), C(kLogSqrt2Pi));
       auto ox = direct_obs(d, "x", ctx), om = direct_obs(d, "mean", ctx);
       if (ox && om) d.fail("gaussian_dist over two observables (x and mean) is not supported");
       if (ox || om) {
         const ObsInfo& o = ox ? *ox : *om;
         const uint32_t centre = ox ? mu : x;
-        const uint32_t scale = mul(s, C(M_SQRT2));
-        const uint32_t u = div(sub(C(o.lo), centre), scale), v = div(sub(C(o.hi), centre), scale);
-        lp = sub(lp, log(mul(C(0.5), g.add2(Op::ErfDiff, u, v))));
+        const uint32_t u = mul(sub(C(o.lo), centre), inv), v = mul(sub(C(o.hi), centre), inv);
+        K = add(K, log(mul(C(0.5), g.add2(Op::ErfDiff, u, v))));
       } else if (t) {
         indirect(d, ctx);
       }
-      out.node = lp;
+      out.node = sub(g.add1(Op::Neg, K), mul(w, w));
     } else if (type == "exponential_dist") {
       const uint32_t x = field(d, "x", ctx, t).node, c = field(d, "c", ctx, t).node;
       const uint32_t cx = mul(c, x);
-      if (auto ox = direct_obs(d, "x", ctx)) out.node = sub(g.add1(Op::Neg, cx), g.add(Op::LogExpNorm, {c}, ox->lo, ox->hi));
+      if (auto ox = direct_obs(d, "x", ctx)) out.node = sub(mul(x, g.add1(Op::Neg, c)), g.add(Op::LogExpNorm, {c}, ox->lo, ox->hi));
       else {
         if (t) indirect(d, ctx);
         out.node = sub(log(c), cx);  // full-line normalization on x ≥ 0 (pyhs3)
@@ -582,9 +583,9 @@ class Lowerer {
         out.node = g.add(Op::LogMix, args);
       } else if (coefs.size() == n) {
         const uint32_t total = n == 1 ? cs[0] : g.add(Op::Sum, cs);
-        args = cs;
+        for (uint32_t c : cs) args.push_back(div(c, total));  // Σ (c_i/Σc) f_i: normalized coefficients
         args.insert(args.end(), ls.begin(), ls.end());
-        out.node = sub(g.add(Op::LogMix, args), log(total));
+        out.node = g.add(Op::LogMix, args);
         if (extended) out.rate = total;
       } else {
         d.at("coefficients").fail(std::to_string(coefs.size()) + " coefficients for " + std::to_string(n) + " summands (expected n or n-1)");
