@@ -123,8 +123,9 @@ void merge_toys(const MergeCommand& o, int& exit_code) {
     std::vector<size_t> foreign, dup;
     for (const json::Node& n : r.at("toys").elements()) {
       const double k = n.at("i").as_number();
+      if (k < 0 || k != std::floor(k) || k >= static_cast<double>(ntoys)) n.at("i").fail(fmt::format("expected a toy index below {}", ntoys));
       const size_t idx = static_cast<size_t>(k);
-      if (k < 0 || k != std::floor(k) || idx >= ntoys || shards::shard_of(idx, sf.count) != i) {
+      if (shards::shard_of(idx, sf.count) != i) {
         foreign.push_back(idx);
         continue;
       }

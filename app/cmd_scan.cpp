@@ -26,6 +26,7 @@ struct ScanCommand {
   double tolerance = fit::FitOptions{}.tolerance;
   bool json = false, csv = false;
   std::string plot;
+  int chain_length = infer::kDefaultChainLength;  // --chain-length L
   std::string shard;    // --shard i/N
   std::string out_dir;  // -o DIR (sharded run)
 };
@@ -97,7 +98,8 @@ shards::Manifest scan_manifest(const ScanCommand& o, const LoadedModel& lm, cons
   long long total = 1;
   for (const AxisSpec& s : specs) total *= s.n;
   man.set("points", total);
-  man.set("assignment", "point k (0-based, first axis slowest) -> shard (k mod N) + 1");
+  man.set("chain_length", o.chain_length);
+  man.set("assignment", "chain c (blocks of chain_length points along the last axis, in output order) -> shard (c mod N) + 1");
   man.set("shards", nshards);
   return man;
 }
@@ -174,7 +176,7 @@ void run_scan(const ScanCommand& o, int& exit_code) {
     }
     const shards::Manifest man = scan_manifest(o, lm, names, specs, shard.count);
     man.write_or_check(o.out_dir);
-    const infer::ScanShardRun run = infer::run_scan_shard(l, params, grid, best, o.out_dir, shard, man.hash());
+    const infer::ScanShardRun run = infer::run_scan_shard(l, params, grid, o.chain_length, best, o.out_dir, shard, man.hash());
     if (run.already_complete)
       print(fmt::format("shard {}: already complete in {}\n", shard.name(), run.path));
     else
@@ -182,7 +184,7 @@ void run_scan(const ScanCommand& o, int& exit_code) {
                         run.computed, run.resumed, run.path, seconds_since(t0)));
     return;  // points that did not converge are reported by merge (exit code 1 there)
   }
-  const infer::ScanResult s = infer::profile_scan(l, axes, best);
+  const infer::ScanResult s = infer::profile_scan(l, axes, best, o.chain_length);
   info.fits = static_cast<long long>(s.points.size()) + 1;
   info.total_s = seconds_since(t0);
   if (!o.plot.empty()) report::plot_scan(m, s, o.plot);
@@ -202,9 +204,14 @@ void register_scan(CLI::App& app, int& exit_code) {
   cmd->add_flag("--json", opts->json, "Print the scan as JSON (schema in README.md)");
   cmd->add_flag("--csv", opts->csv, "Print the scan as CSV");
   cmd->add_option("--plot", opts->plot, "Also plot the scan with gnuplot: FILE.svg, .png or .pdf");
+  cmd->add_option("--chain-length", opts->chain_length,
+                  "Warm-start chains: blocks of L points along the last axis, each started from the free fit, then from the previous point "
+                  "(1: every point from the free fit). Results depend on L, never on sharding")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
   cmd->add_option("--shard", opts->shard,
-                  "Compute only shard I of N (1-based, e.g. $SLURM_ARRAY_TASK_ID/N): point k goes to shard (k mod N)+1; needs -o DIR; "
-                  "rerunning resumes; combine with 'hs3fit merge DIR'");
+                  "Compute only shard I of N (1-based, e.g. $SLURM_ARRAY_TASK_ID/N): chain c of --chain-length points goes to shard (c mod N)+1; "
+                  "needs -o DIR; rerunning resumes; combine with 'hs3fit merge DIR'");
   cmd->add_option("-o,--output-dir", opts->out_dir, "Directory for sharded results (manifest.json, shard-I-of-N.json); -o alone = --shard 1/1");
   cmd->callback([opts, &exit_code] { run_scan(*opts, exit_code); });
 }

@@ -28,10 +28,26 @@ std::vector<double> grid_point(const std::vector<std::vector<double>>& axes, siz
   return coords;
 }
 
-ScanPoint scan_point(Likelihood& l, const std::vector<uint32_t>& params, const std::vector<double>& coords, const fit::FitResult& best) {
+std::vector<std::vector<size_t>> scan_chains(const std::vector<std::vector<double>>& axes, int chain_length) {
+  if (chain_length < 1) throw Error(ErrorKind::Usage, "--chain-length", "the chain length must be at least 1");
+  size_t total = 1;
+  for (const auto& a : axes) total *= a.size();
+  std::vector<std::vector<size_t>> chains;
+  if (total == 0) return chains;
+  const size_t last = axes.back().size(), len = static_cast<size_t>(chain_length);
+  for (size_t row = 0; row < total / last; ++row)
+    for (size_t j0 = 0; j0 < last; j0 += len) {
+      std::vector<size_t> c;
+      for (size_t j = j0; j < std::min(last, j0 + len); ++j) c.push_back(row * last + j);
+      chains.push_back(std::move(c));
+    }
+  return chains;
+}
+
+ScanPoint scan_point(Likelihood& l, const std::vector<uint32_t>& params, const std::vector<double>& coords, const std::vector<double>& start) {
   std::vector<FixedValue> fixed;
   for (size_t a = 0; a < params.size(); ++a) fixed.push_back({params[a], coords[a]});
-  const fit::FitResult r = l.minimize(fixed, best.values);
+  const fit::FitResult r = l.minimize(fixed, start);
   ScanPoint p;
   p.coords = coords;
   p.nll = r.nll;
@@ -42,7 +58,7 @@ ScanPoint scan_point(Likelihood& l, const std::vector<uint32_t>& params, const s
   return p;
 }
 
-ScanResult profile_scan(Likelihood& l, const std::vector<ScanAxis>& axes, const fit::FitResult& best) {
+ScanResult profile_scan(Likelihood& l, const std::vector<ScanAxis>& axes, const fit::FitResult& best, int chain_length) {
   if (axes.empty() || axes.size() > 2) throw Error(ErrorKind::Usage, "--params", "a scan has one or two parameters");
   ScanResult s;
   s.best = best;
@@ -60,8 +76,14 @@ ScanResult profile_scan(Likelihood& l, const std::vector<ScanAxis>& axes, const 
       }
   }
   if (axes.size() == 2 && axes[0].param == axes[1].param) throw Error(ErrorKind::Usage, "--params", "scan parameters must differ");
-  s.points.reserve(total);
-  for (size_t k = 0; k < total; ++k) s.points.push_back(scan_point(l, s.params, grid_point(s.axes, k), best));
+  s.points.resize(total);
+  for (const std::vector<size_t>& chain : scan_chains(s.axes, chain_length)) {
+    const std::vector<double>* start = &best.values;
+    for (size_t k : chain) {
+      s.points[k] = scan_point(l, s.params, grid_point(s.axes, k), *start);
+      if (s.points[k].usable) start = &s.points[k].values;
+    }
+  }
   finish_scan(s);
   return s;
 }

@@ -1,7 +1,10 @@
 // Profile-likelihood scans in one or two parameters: at every grid point a conditional fit
-// (the scanned parameters fixed, all others profiled), started from the free fit's minimum —
-// the same start for every point, so that a point's result does not depend on which points
-// were fitted before it (a scan split into shards equals the single-process scan bit for bit); 2ΔNLL = 2(−ln L(point) − min −ln L). In 1D the 68 % / 95 % CL intervals are where
+// (the scanned parameters fixed, all others profiled); 2ΔNLL = 2(−ln L(point) − min −ln L).
+// Fits run along fixed *chains*: the last axis is cut into blocks of `chain_length` points;
+// the first point of a chain starts from the free fit's minimum, the others from the previous
+// point of the chain (warm start). Chains depend only on the grid and the chain length, never
+// on who computes them, so a scan split into shards (whole chains per shard) equals the
+// single-process scan bit for bit. In 1D the 68 % / 95 % CL intervals are where
 // 2ΔNLL crosses the χ²₁ thresholds (1, 3.84); in 2D the thresholds are those of χ²₂ (2.30, 5.99).
 #pragma once
 #include <string>
@@ -46,15 +49,20 @@ struct ScanResult {
   std::vector<ScanInterval> intervals;  // 1D scans: 68.27 % and 95 % CL
 };
 
+inline constexpr int kDefaultChainLength = 8;
+
 // `best` is the free fit of `likelihood` (its minimum is the 2ΔNLL reference).
-ScanResult profile_scan(Likelihood& likelihood, const std::vector<ScanAxis>& axes, const fit::FitResult& best);
+ScanResult profile_scan(Likelihood& likelihood, const std::vector<ScanAxis>& axes, const fit::FitResult& best,
+                        int chain_length = kDefaultChainLength);
 
 // The pieces of profile_scan, for scans computed in shards:
 // the coordinates of point k of the grid (first axis slowest),
 std::vector<double> grid_point(const std::vector<std::vector<double>>& axes, size_t k);
-// the conditional fit at one point (the params held at coords), started from `best.values`,
+// the chains (point indices in fit order; chains in order),
+std::vector<std::vector<size_t>> scan_chains(const std::vector<std::vector<double>>& axes, int chain_length);
+// the conditional fit at one point (the params held at coords), started from `start`,
 ScanPoint scan_point(Likelihood& likelihood, const std::vector<uint32_t>& params, const std::vector<double>& coords,
-                     const fit::FitResult& best);
+                     const std::vector<double>& start);
 // and the summary of s.points (all set) and s.best: nll_min, 2ΔNLL, failed fits, 1D intervals.
 void finish_scan(ScanResult& s);
 

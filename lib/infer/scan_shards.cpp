@@ -23,7 +23,8 @@ std::string one_line(const json::Writer& w) {
   return s;
 }
 
-std::string point_record(size_t k, const ScanPoint& p) {
+// `with_values`: also every parameter at the point (checkpoints: the next point's start).
+std::string point_record(size_t k, const ScanPoint& p, bool with_values) {
   json::Writer w(0);
   w.begin_object();
   w.key("k").value(static_cast<long long>(k));
@@ -35,6 +36,11 @@ std::string point_record(size_t k, const ScanPoint& p) {
   w.key("converged").value(p.converged);
   w.key("usable").value(p.usable);
   w.key("status").value(p.status);
+  if (with_values) {
+    w.key("x").begin_array();
+    for (double v : p.values) shards::write_number(w, v);
+    w.end_array();
+  }
   w.end_object();
   return one_line(w);
 }
@@ -49,6 +55,8 @@ ScanPoint read_point(const json::Node& n, size_t& k) {
   p.converged = n.at("converged").as_bool();
   p.usable = n.at("usable").as_bool();
   p.status = n.at("status").as_string();
+  if (auto x = n.get("x"))
+    for (const json::Node& v : x->elements()) p.values.push_back(shards::read_number(v));
   return p;
 }
 
@@ -61,13 +69,24 @@ bool same_coords(const std::vector<double>& a, const std::vector<double>& b) {
   return true;
 }
 
+// chain index of every point
+std::vector<size_t> chain_of_points(const std::vector<std::vector<double>>& axes, int chain_length) {
+  size_t total = 1;
+  for (const auto& a : axes) total *= a.size();
+  std::vector<size_t> out(total);
+  const std::vector<std::vector<size_t>> chains = scan_chains(axes, chain_length);
+  for (size_t c = 0; c < chains.size(); ++c)
+    for (size_t k : chains[c]) out[k] = c;
+  return out;
+}
+
 std::string header_line(const std::string& manifest_hash, const shards::Shard& shard) {
   return fmt::format("{{\"manifest_hash\": {}, \"shard\": {}}}", json::quote(manifest_hash), json::quote(shard.name()));
 }
 
 }  // namespace
 
-ScanShardRun run_scan_shard(Likelihood& l, const std::vector<uint32_t>& params, const std::vector<std::vector<double>>& axes,
+ScanShardRun run_scan_shard(Likelihood& l, const std::vector<uint32_t>& params, const std::vector<std::vector<double>>& axes, int chain_length,
                             const fit::FitResult& best, const std::string& dir, const shards::Shard& shard, const std::string& manifest_hash) {
   ScanShardRun run;
   run.dir = dir;
@@ -76,7 +95,10 @@ ScanShardRun run_scan_shard(Likelihood& l, const std::vector<uint32_t>& params, 
   run.path = shards::shard_path(dir, shard);
   size_t total = 1;
   for (const auto& a : axes) total *= a.size();
-  const std::vector<size_t> mine = shards::items_of(shard, total);
+  const std::vector<std::vector<size_t>> chains = scan_chains(axes, chain_length);
+  const std::vector<size_t> my_chains = shards::items_of(shard, chains.size());
+  size_t mine = 0;
+  for (size_t c : my_chains) mine += chains[c].size();
 
   if (shards::file_exists(run.path)) {
     // Finished before: check that it belongs to this manifest, then there is nothing to do.
@@ -85,30 +107,38 @@ ScanShardRun run_scan_shard(Likelihood& l, const std::vector<uint32_t>& params, 
     if (h != manifest_hash)
       throw Error(ErrorKind::Usage, run.path, "this shard file belongs to another run (manifest hash " + h + ", expected " + manifest_hash + ")");
     run.already_complete = true;
-    run.resumed = static_cast<int>(mine.size());
+    run.resumed = static_cast<int>(mine);
     return run;
   }
 
-  shards::Checkpoint cp(shards::checkpoint_path(dir, shard), header_line(manifest_hash, shard));
-  std::map<size_t, std::string> done;  // k -> record
+  const std::vector<size_t> chain_of = chain_of_points(axes, chain_length);
+  const std::string cpath = shards::checkpoint_path(dir, shard);
+  shards::Checkpoint cp(cpath, header_line(manifest_hash, shard));
+  std::map<size_t, ScanPoint> done;
   for (const std::string& rec : cp.records()) {
-    const json::Document d = json::parse(rec, shards::checkpoint_path(dir, shard));
+    const json::Document d = json::parse(rec, cpath);
     size_t k = 0;
-    const ScanPoint p = read_point(d.root(), k);
-    if (k >= total || !shard.owns(k) || !same_coords(p.coords, grid_point(axes, k)))
-      throw Error(ErrorKind::Input, shards::checkpoint_path(dir, shard), fmt::format("point {} does not belong to this shard's grid", k));
-    done[k] = rec;
+    ScanPoint p = read_point(d.root(), k);
+    if (k >= total || !shard.owns(chain_of[k]) || !same_coords(p.coords, grid_point(axes, k)))
+      throw Error(ErrorKind::Input, cpath, fmt::format("point {} does not belong to this shard's grid", k));
+    if (p.usable && p.values.size() != l.num_params()) throw Error(ErrorKind::Input, cpath, fmt::format("point {} has no parameter values", k));
+    done[k] = std::move(p);
   }
   run.resumed = static_cast<int>(done.size());
-  if (run.resumed > 0) spdlog::info("shard {}: {} of {} points already done, resuming", shard.name(), run.resumed, mine.size());
-  for (size_t k : mine) {
-    if (done.count(k)) continue;
-    const ScanPoint p = scan_point(l, params, grid_point(axes, k), best);
-    if (!p.usable) spdlog::warn("scan point {} did not converge: {}", k, p.status);
-    const std::string rec = point_record(k, p);
-    cp.append(rec);
-    done[k] = rec;
-    ++run.computed;
+  if (run.resumed > 0) spdlog::info("shard {}: {} of {} points already done, resuming", shard.name(), run.resumed, mine);
+  for (size_t c : my_chains) {
+    std::vector<double> start = best.values;
+    for (size_t k : chains[c]) {
+      auto it = done.find(k);
+      if (it == done.end()) {
+        ScanPoint p = scan_point(l, params, grid_point(axes, k), start);
+        if (!p.usable) spdlog::warn("scan point {} did not converge: {}", k, p.status);
+        cp.append(point_record(k, p, true));
+        it = done.emplace(k, std::move(p)).first;
+        ++run.computed;
+      }
+      if (it->second.usable) start = it->second.values;
+    }
   }
 
   // The final file: manifest hash, shard, free fit, and the points in index order.
@@ -130,8 +160,8 @@ ScanShardRun run_scan_shard(Likelihood& l, const std::vector<uint32_t>& params, 
   }
   text += "  \"points\": [";
   bool first = true;
-  for (const auto& [k, rec] : done) {
-    text += (first ? "\n    " : ",\n    ") + rec;
+  for (const auto& [k, p] : done) {
+    text += (first ? "\n    " : ",\n    ") + point_record(k, p, false);
     first = false;
   }
   text += first ? "]\n}\n" : "\n  ]\n}\n";
@@ -166,6 +196,9 @@ MergedScan merge_scan(const std::string& dir) {
   if (nsh < 1 || nsh > 1e6 || nsh != std::floor(nsh)) m.at("shards").fail("expected the number of shards");
   out.shards = static_cast<int>(nsh);
   const int n = out.shards;
+  const double cl = m.at("chain_length").as_number();
+  if (cl < 1 || cl > 1e9 || cl != std::floor(cl)) m.at("chain_length").fail("expected the chain length");
+  const std::vector<size_t> chain_of = chain_of_points(axes, static_cast<int>(cl));
 
   // Files in DIR: shards of this layout, of other layouts, checkpoints.
   std::set<int> present;
@@ -200,8 +233,10 @@ MergedScan merge_scan(const std::string& dir) {
         const std::string text = json::read_text(cpath);
         size_t lines = 0;
         for (char ch : text) lines += ch == '\n';
+        size_t mine = 0;
+        for (size_t k = 0; k < total; ++k) mine += shards::shard_of(chain_of[k], n) == i;
         out.problems.push_back(fmt::format("shard {} is unfinished: {} of its {} points are in {} (rerun the same command with --shard {} to resume)", sh.name(),
-                                           lines > 0 ? lines - 1 : 0, shards::items_of(sh, total).size(), cpath, sh.name()));
+                                           lines > 0 ? lines - 1 : 0, mine, cpath, sh.name()));
       }
       continue;
     }
@@ -239,7 +274,7 @@ MergedScan merge_scan(const std::string& dir) {
     for (const json::Node& pn : r.at("points").elements()) {
       size_t k = 0;
       ScanPoint p = read_point(pn, k);
-      if (k >= total || shards::shard_of(k, n) != i) {
+      if (k >= total || shards::shard_of(chain_of[k], n) != i) {
         foreign.push_back(k);
         continue;
       }

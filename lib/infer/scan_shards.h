@@ -1,7 +1,10 @@
 // Profile scans split into shards (`hs3fit scan --shard i/N -o DIR`) and merged
-// (`hs3fit merge DIR`). Point k of the grid (first axis slowest, the order of the scan output)
-// belongs to shard (k mod N) + 1; every point's fit starts from the free fit (profile_scan does
-// the same), so the merged scan equals the single-process scan bit for bit. Files: see shards.h.
+// (`hs3fit merge DIR`). The items are the scan's chains (profile_scan.h: blocks of
+// chain_length points along the last axis, numbered in output order): chain c belongs to shard
+// (c mod N) + 1 and is fitted exactly as profile_scan fits it (first point from the free fit,
+// then warm starts along the chain), so the merged scan equals the single-process scan bit for
+// bit. Checkpoint records carry every parameter's value at the point (the next point's start),
+// so a resumed chain continues bit-identically. Files: see shards.h.
 #pragma once
 #include <string>
 #include <vector>
@@ -23,7 +26,8 @@ struct ScanShardRun {
 
 // Run (or resume) one shard. The manifest must already be written or checked.
 ScanShardRun run_scan_shard(Likelihood& likelihood, const std::vector<uint32_t>& params, const std::vector<std::vector<double>>& axes,
-                            const fit::FitResult& best, const std::string& dir, const shards::Shard& shard, const std::string& manifest_hash);
+                            int chain_length, const fit::FitResult& best, const std::string& dir, const shards::Shard& shard,
+                            const std::string& manifest_hash);
 
 // The merged scan of DIR, or the list of problems (missing or duplicated shards and points,
 // shards of another manifest or layout, unfinished shards).
