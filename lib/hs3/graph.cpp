@@ -450,8 +450,10 @@ double Program::source_sum(size_t s, bool gradient) {
         case Op::Mul: simd::mul_adjoint(val(0), val(1), g, adj(0), adj(1), cnt); break;
         case Op::Div: simd::div_adjoint(val(1), v, g, adj(0), adj(1), cnt); break;
         case Op::Neg: { double* ga = adj(0); for (size_t i = 0; i < cnt; ++i) ga[i] -= g[i]; break; }
-        case Op::Exp: { double* ga = adj(0); for (size_t i = 0; i < cnt; ++i) ga[i] += g[i] * v[i]; break; }
-        case Op::Log: { const double* a = val(0); double* ga = adj(0); for (size_t i = 0; i < cnt; ++i) ga[i] += g[i] / a[i]; break; }
+        // A zero adjoint (e.g. the unselected branch of a Select) contributes nothing, even where
+        // that branch is NaN or infinite.
+        case Op::Exp: { double* ga = adj(0); for (size_t i = 0; i < cnt; ++i) ga[i] += g[i] == 0 ? 0 : g[i] * v[i]; break; }
+        case Op::Log: { const double* a = val(0); double* ga = adj(0); for (size_t i = 0; i < cnt; ++i) ga[i] += g[i] == 0 ? 0 : g[i] / a[i]; break; }
         case Op::LogMix:
           if (n.args.size() == 4) {
             simd::logmix2_adjoint(val(0), val(1), v + kBlock, v + 2 * kBlock, g, adj(0), adj(1), adj(2), adj(3), cnt);

@@ -105,13 +105,15 @@ void LogMix2AdjointImpl(const double* c0, const double* c1, const double* e0, co
   size_t i = 0;
   for (; i + N <= n; i += N) {
     const auto gg = hn::LoadU(d, g + i);
-    const auto ea = hn::Mul(gg, hn::LoadU(d, e0 + i)), eb = hn::Mul(gg, hn::LoadU(d, e1 + i));
+    const auto live = hn::Ne(gg, hn::Zero(d));  // a zero adjoint (unselected branch) never spreads NaN
+    const auto ea = hn::IfThenElseZero(live, hn::Mul(gg, hn::LoadU(d, e0 + i))), eb = hn::IfThenElseZero(live, hn::Mul(gg, hn::LoadU(d, e1 + i)));
     hn::StoreU(hn::Add(hn::LoadU(d, gc0 + i), ea), d, gc0 + i);
     hn::StoreU(hn::Add(hn::LoadU(d, gc1 + i), eb), d, gc1 + i);
     hn::StoreU(hn::MulAdd(hn::LoadU(d, c0 + i), ea, hn::LoadU(d, gl0 + i)), d, gl0 + i);
     hn::StoreU(hn::MulAdd(hn::LoadU(d, c1 + i), eb, hn::LoadU(d, gl1 + i)), d, gl1 + i);
   }
   for (; i < n; ++i) {
+    if (g[i] == 0) continue;
     const double ea = g[i] * e0[i], eb = g[i] * e1[i];
     gc0[i] += ea;
     gc1[i] += eb;
@@ -126,10 +128,12 @@ void MulAdjointImpl(const double* a, const double* b, const double* g, double* g
   size_t i = 0;
   for (; i + N <= n; i += N) {
     const auto gg = hn::LoadU(d, g + i);
-    hn::StoreU(hn::MulAdd(gg, hn::LoadU(d, b + i), hn::LoadU(d, ga + i)), d, ga + i);
-    hn::StoreU(hn::MulAdd(gg, hn::LoadU(d, a + i), hn::LoadU(d, gb + i)), d, gb + i);
+    const auto live = hn::Ne(gg, hn::Zero(d));
+    hn::StoreU(hn::Add(hn::LoadU(d, ga + i), hn::IfThenElseZero(live, hn::Mul(gg, hn::LoadU(d, b + i)))), d, ga + i);
+    hn::StoreU(hn::Add(hn::LoadU(d, gb + i), hn::IfThenElseZero(live, hn::Mul(gg, hn::LoadU(d, a + i)))), d, gb + i);
   }
   for (; i < n; ++i) {
+    if (g[i] == 0) continue;
     ga[i] += g[i] * b[i];
     gb[i] += g[i] * a[i];
   }
@@ -140,11 +144,14 @@ void DivAdjointImpl(const double* b, const double* v, const double* g, double* g
   const size_t N = hn::Lanes(d);
   size_t i = 0;
   for (; i + N <= n; i += N) {
-    const auto q = hn::Div(hn::LoadU(d, g + i), hn::LoadU(d, b + i));
+    const auto gg = hn::LoadU(d, g + i);
+    const auto live = hn::Ne(gg, hn::Zero(d));
+    const auto q = hn::IfThenElseZero(live, hn::Div(gg, hn::LoadU(d, b + i)));
     hn::StoreU(hn::Add(hn::LoadU(d, ga + i), q), d, ga + i);
-    hn::StoreU(hn::NegMulAdd(q, hn::LoadU(d, v + i), hn::LoadU(d, gb + i)), d, gb + i);
+    hn::StoreU(hn::Sub(hn::LoadU(d, gb + i), hn::IfThenElseZero(live, hn::Mul(q, hn::LoadU(d, v + i)))), d, gb + i);
   }
   for (; i < n; ++i) {
+    if (g[i] == 0) continue;
     const double q = g[i] / b[i];
     ga[i] += q;
     gb[i] -= q * v[i];

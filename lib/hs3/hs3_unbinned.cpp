@@ -399,13 +399,18 @@ class Lowerer {
 
   // ∫_lo^hi f(x) dx by the composite Gauss–Legendre rule, f built in a context where the
   // observable `obs` is the quadrature abscissa.
-  uint32_t integrate(const Ctx& ctx, const std::string& obs, uint32_t lo, uint32_t hi, const std::function<uint32_t(const Ctx&)>& density) {
+  // With `cluster_hi`, x = lo + (hi − lo)(1 − (1 − τ)²) for τ uniform in the panels, so that a
+  // (hi − x)^p edge singularity (ARGUS at m0) becomes a smooth integrand.
+  uint32_t integrate(const Ctx& ctx, const std::string& obs, uint32_t lo, uint32_t hi, const std::function<uint32_t(const Ctx&)>& density,
+                     bool cluster_hi = false) {
     const auto& rule = gauss_legendre();
     const uint32_t width = sub(hi, lo);
     std::vector<uint32_t> terms;
     for (int p = 0; p < kQuadPanels; ++p)
-      for (const auto& [t, w] : rule) {
-        const double frac = (p + 0.5 * (t + 1)) / kQuadPanels;
+      for (const auto& [t, wt] : rule) {
+        const double tau = (p + 0.5 * (t + 1)) / kQuadPanels;
+        const double frac = cluster_hi ? 1 - (1 - tau) * (1 - tau) : tau;
+        const double w = cluster_hi ? wt * 2 * (1 - tau) : wt;  // dx/dτ
         const uint32_t x = add(lo, mul(width, C(frac)));
         std::map<std::string, ObsInfo> o = ctx.obs;
         o[obs] = ObsInfo{x, false, 0, 0};
@@ -505,7 +510,7 @@ class Lowerer {
       if (auto om = direct_obs(d, "mass", ctx)) {
         const std::string obs = d.at("mass").as_string();
         const uint32_t hi = g.add2(Op::Min, C(om->hi), m0);
-        const uint32_t norm = integrate(ctx, obs, C(om->lo), hi, [&](const Ctx& c2) { return g.add1(Op::Exp, shape(c2.obs.at(obs).node)); });
+        const uint32_t norm = integrate(ctx, obs, C(om->lo), hi, [&](const Ctx& c2) { return g.add1(Op::Exp, shape(c2.obs.at(obs).node)); }, true);
         lp = sub(lp, log(norm));
       } else {
         d.fail("argus_dist needs its mass to be a data axis with min and max (to be normalized over)");
@@ -534,7 +539,7 @@ class Lowerer {
         const uint32_t tmax = g.add(Op::Select, {flip, g.add1(Op::Neg, ta), tb});
         const uint32_t t1 = g.add2(Op::Min, tmax, neg_aa);
         const uint32_t one_minus_n = sub(C(1), n);
-        const uint32_t tail_int = mul(div(g.add1(Op::Exp, logA), one_minus_n),
+        const uint32_t tail_int = mul(div(g.add1(Op::Exp, logA), sub(n, C(1))),
                                       sub(g.add2(Op::Pow, sub(B, t1), one_minus_n), g.add2(Op::Pow, sub(B, tmin), one_minus_n)));
         const uint32_t tail_part = g.add(Op::Select, {g.add2(Op::Lt, tmin, t1), tail_int, C(0)});
         const uint32_t t2 = g.add2(Op::Max, tmin, neg_aa);
