@@ -504,7 +504,7 @@ TEST_CASE("names with newlines, terminal escapes or huge length give a safe one-
     for (size_t at; (at = text.find("\"background\"")) != std::string::npos;) text.replace(at, 12, "\"" + name + "\"");
     const std::string file = dir.write("name.json", text);
     INFO(name.substr(0, 40));
-    require_clean_failure(run_hs3fit({"fit", file}), file, "/channels/0/samples/1/name");
+    require_clean_failure(run_hs3fit({"fit", file}), file, "/channels/0/samples/");
   }
 }
 
@@ -732,5 +732,30 @@ TEST_CASE("validate accepts every published pyhf workspace in shared/", "[bad_in
     INFO(cmd[1] << "\n" << r.describe());
     CHECK(r.exit_code == 0);
     CHECK(contains(r.out, ": ok ("));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Inputs found by the fuzzer (fuzz/README.md), minimised; each was a contract violation.
+
+TEST_CASE("inputs found by the fuzzer fail cleanly", "[bad_inputs][fuzz]") {
+  TempDir dir;
+  const std::string base = kBad + "pyhf-patchset-base.json";
+  struct Found { std::string what, bytes; bool as_patch; std::string pointer; };
+  const std::vector<Found> found = {
+      // fuzz_workspace: "\<0x01>" in a name: the message echoed the raw control byte.
+      {"escape of a control byte", std::string("{\"channels\": [{\"name\": \"SR_\\u00e9t\\\x01\x00\x00u00e9\"}]}", 48), false,
+       "/channels/0/name"},
+      // fuzz_patch: the same in a patchset's metadata key.
+      {"escape of a control byte in a key", "{\"metadata\": {\"d\\\x02\x02\x02scription\": \"x\"}}", true, "/metadata"},
+      // A name with a control character reached the builder's messages raw (POI not found).
+      {"control character in the POI", std::string(read_file(base)).replace(read_file(base).find("\"poi\": \"mu\""), 11, "\"poi\": \"m\\u001bu\""),
+       false, "/measurements/0/config/poi"},
+  };
+  for (const Found& f : found) {
+    INFO(f.what);
+    const std::string file = dir.write("found.json", f.bytes);
+    Run r = f.as_patch ? run_hs3fit({"fit", base, "-p", file}) : run_hs3fit({"fit", file});
+    require_clean_failure(r, file, f.pointer);
   }
 }

@@ -465,7 +465,9 @@ class SyntaxScanner {
           continue;
         }
         if (std::strchr("\"\\/bfnrt", e) == nullptr || e == '\0') {
-          problem(i_, "invalid escape \\" + std::string(1, e) + " in a string (valid: \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)");
+          const unsigned char ue = static_cast<unsigned char>(e);
+          const std::string shown = ue > 0x20 && ue < 0x7F ? "\\" + std::string(1, e) : "'\\' followed by " + describe_byte(s_, i_ + 1);
+          problem(i_, "invalid escape " + shown + " in a string (valid: \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)");
           return false;
         }
         if (out) *out += e;

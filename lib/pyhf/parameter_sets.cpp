@@ -52,6 +52,7 @@ std::map<std::string, ParameterSet> parameter_sets(const Workspace& ws, json::Er
   // sorted names of the samples carrying it.
   struct StatUse { const Channel* channel; std::vector<std::string> samples; const Modifier* first; };
   std::map<std::string, std::vector<StatUse>> stat;
+  std::map<std::pair<std::string, const Channel*>, size_t> stat_use_index;  // (name, channel) → index in stat[name]
 
   for (const Channel& ch : ws.channels) {
     for (const Sample& s : ch.samples) {
@@ -86,12 +87,9 @@ std::map<std::string, ParameterSet> parameter_sets(const Workspace& ws, json::Er
         }
         if (mod.type == ModifierType::StatError) {
           auto& uses = stat[mod.name];
-          auto use = std::find_if(uses.begin(), uses.end(), [&](const StatUse& u) { return u.channel == &ch; });
-          if (use == uses.end()) {
-            uses.push_back({&ch, {}, &mod});
-            use = uses.end() - 1;
-          }
-          use->samples.push_back(s.name);
+          auto [idx, fresh] = stat_use_index.emplace(std::make_pair(mod.name, &ch), uses.size());
+          if (fresh) uses.push_back({&ch, {}, &mod});
+          uses[idx->second].samples.push_back(s.name);
         }
       }
     }

@@ -45,9 +45,25 @@ ModifierType parse_modifier_type(const Node& node) {
             " (expected normfactor, normsys, histosys, shapesys, shapefactor, staterror or lumi)");
 }
 
+// Names end up in messages, tables and JSON output: no control characters (C0, DEL, C1).
+bool has_control_character(const std::string& s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7F) return true;
+    if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) < 0xA0) return true;
+  }
+  return false;
+}
+
+std::string name_string(const Node& n) {
+  std::string s = n.as_string();
+  if (has_control_character(s)) n.fail("name " + safe_quote(s) + " contains control characters");
+  return s;
+}
+
 std::string nonempty_name(const Node& obj) {
   Node n = obj.at("name");
-  std::string s = n.as_string();
+  std::string s = name_string(n);
   if (s.empty()) n.fail("expected a non-empty name");
   return s;
 }
@@ -277,7 +293,7 @@ std::optional<Measurement> read_measurement(const Node& node, ErrorCollector& pr
     problems.check([&] {
       expect_object(*config, "a measurement config");
       config->check_keys({"poi", "parameters"}, "a measurement config", problems);
-      problems.check([&] { m.poi = config->at("poi").as_string(); });
+      problems.check([&] { m.poi = name_string(config->at("poi")); });
       if (auto params = config->get("parameters")) {
         std::set<std::string> names;
         for (const Node& pnode : params->elements()) {
@@ -410,6 +426,7 @@ Workspace read_workspace(const json::Node& root, json::ErrorCollector& problems)
           problems.add(onode.pointer() + "/name", "duplicate observation " + safe_quote(o->name));
           continue;
         }
+        ws.observation_index_.emplace(o->name, ws.observations.size());
         ws.observations.push_back(std::move(*o));
       }
     });
@@ -516,7 +533,10 @@ const Measurement& Workspace::measurement(const std::string& name) const {
 }
 
 const Observation* Workspace::observation(const std::string& channel) const {
-  for (const Observation& o : observations)
+  auto it = observation_index_.find(channel);
+  if (it != observation_index_.end() && it->second < observations.size() && observations[it->second].name == channel)
+    return &observations[it->second];
+  for (const Observation& o : observations)  // not indexed: built or edited by hand
     if (o.name == channel) return &o;
   return nullptr;
 }

@@ -2,6 +2,7 @@
 // This is the JSON-level view: names and numbers exactly as written, each with the JSON
 // pointer it came from. model/histfactory_builder.h turns it into a Model with pyhf semantics.
 #pragma once
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -71,8 +72,15 @@ struct Workspace {
   std::string version;
 
   const Measurement& measurement(const std::string& name) const;  // "" = first
+  // The observation of a channel, or null (O(log n) for a workspace from read_workspace).
   const Observation* observation(const std::string& channel) const;
+
+ private:
+  friend Workspace read_workspace(const json::Node& root, json::ErrorCollector& problems);
+  std::map<std::string, size_t> observation_index_;  // built by read_workspace
 };
+
+Workspace read_workspace(const json::Node& root, json::ErrorCollector& problems);
 
 // Read and validate a pyhf workspace (schema 1.0.0 plus the semantic rules pyhf enforces, and
 // some it does not: docs/errors.md lists them). Throws the first problem as an hs3fit::Error
