@@ -7,6 +7,7 @@
 #include "common_options.h"
 #include "core/error.h"
 #include "core/log.h"
+#include "eval/evaluator.h"
 
 namespace hs3fit::app {
 std::map<std::string, RegisterFn>& command_registry() {
@@ -25,9 +26,15 @@ int main(int argc, char** argv) {
   bool quiet = false;
   app.add_flag("-v,--verbose", verbose, "More log output on stderr (-vv for debug)");
   app.add_flag("-q,--quiet", quiet, "Only errors on stderr");
+  int threads = 0;
+  app.add_option("--threads", threads,
+                 "Threads per likelihood evaluation (default 0 = automatic: SLURM_CPUS_PER_TASK or every CPU, one "
+                 "thread for small models); results are bit-identical for any count")
+      ->check(CLI::Range(0, 1024));
   app.parse_complete_callback([&] {
     app::global_options().verbosity = verbose;
     app::global_options().quiet = quiet;
+    eval::set_default_threads(threads);
     init_logging(quiet ? -1 : verbose == 0 ? 0 : verbose);
   });
   init_logging(0);
