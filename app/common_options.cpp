@@ -46,7 +46,8 @@ void add_model_options(CLI::App* cmd, ModelOptions& o) {
   cmd->add_option("--bounds,--setParameterRanges", o.bounds, "Bounds: NAME=LO:HI[,NAME=LO:HI...]")->delimiter('\0');
   cmd->add_option("--normsys-interp", o.normsys_interp, "Interpolation code for normsys: code0, code1, code2, code4 (default), code4p");
   cmd->add_option("--analysis", o.analysis, "HS3: analysis to use (default: the first)");
-  cmd->add_option("--likelihood", o.likelihoods, "HS3: likelihood(s) to use instead of the analysis' (repeatable; parameters shared by name)");
+  cmd->add_option("--likelihood", o.likelihoods,
+                  "HS3: likelihood(s) to use instead of the analysis' (repeatable; parameters shared by name; 'all' = every likelihood)");
   cmd->add_option("--shapesys-vals", o.shapesys_vals, "HS3: shapesys 'vals' are relative or absolute uncertainties (default auto)")
       ->check(CLI::IsMember({"auto", "relative", "absolute"}));
   cmd->add_option("--histosys-interp", o.histosys_interp, "Interpolation code for histosys: code0, code1, code2, code4, code4p (default)");

@@ -419,7 +419,7 @@ double Program::source_sum(size_t s, bool gradient) {
         case Op::Log: simd::log(arg(0), out, cnt); break;
         case Op::LogMix:
           if (n.args.size() == 4) {
-            simd::logmix2(arg(0), arg(1), arg(2), arg(3), out, out + kBlock, out + 2 * kBlock, cnt);
+            simd::logmix2(arg(0), arg(1), arg(2), arg(3), out, gradient ? out + kBlock : nullptr, out + 2 * kBlock, cnt);
             break;
           }
           [[fallthrough]];

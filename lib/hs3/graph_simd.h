@@ -14,7 +14,7 @@ enum class Binary { Add, Sub, Mul, Div };
 void binary(Binary op, const double* a, const double* b, double* out, size_t n);
 void exp(const double* a, double* out, size_t n);
 void log(const double* a, double* out, size_t n);
-// out = ln(c0·e^{l0} + c1·e^{l1}); e0, e1 receive e^{l_i − out} (for the adjoint).
+// out = ln(c0·e^{l0} + c1·e^{l1}); e0, e1 (unless null) receive e^{l_i − out} (for the adjoint).
 void logmix2(const double* c0, const double* c1, const double* l0, const double* l1, double* out, double* e0, double* e1, size_t n);
 // Adjoint of logmix2: gc_i += g·e_i, gl_i += g·c_i·e_i.
 void logmix2_adjoint(const double* c0, const double* c1, const double* e0, const double* e1, const double* g,

@@ -252,6 +252,10 @@ std::vector<std::string> select_likelihoods(const Document& doc, const std::stri
     for (const auto& n : doc.likelihood_names()) s += (s.empty() ? "" : ", ") + n;
     return s.empty() ? std::string() : " (available: " + s + ")";
   };
+  if (likelihood_option.size() == 1 && likelihood_option[0] == "all" && !doc.likelihood("all")) {
+    *selection = "likelihoods " + join(doc.likelihood_names());
+    return doc.likelihood_names();
+  }
   if (!likelihood_option.empty()) {
     for (const std::string& l : likelihood_option)
       if (!doc.likelihood(l)) throw Error(ErrorKind::Usage, "--likelihood", "no likelihood named '" + l + "'" + all());

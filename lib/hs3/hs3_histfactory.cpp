@@ -132,6 +132,12 @@ class Builder {
   }
 
   std::vector<std::string> choose_likelihoods(std::string& selection) {
+    if (opt_.likelihoods.size() == 1 && opt_.likelihoods[0] == "all" && !likelihoods_.count("all")) {
+      std::vector<std::string> all;  // every likelihood, in document order
+      for (const Node& l : root_.at("likelihoods").elements()) all.push_back(l.at("name").as_string());
+      selection = "likelihoods " + join(all);
+      return all;
+    }
     if (!opt_.likelihoods.empty()) {
       for (const std::string& l : opt_.likelihoods)
         if (!likelihoods_.count(l)) throw Error(ErrorKind::Usage, "--likelihood", "no likelihood named '" + l + "'" + listing(likelihoods_));

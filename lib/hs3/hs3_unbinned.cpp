@@ -646,6 +646,13 @@ class Lowerer {
 
 // Selected likelihood names from the raw JSON, without reading data (cheap routing check).
 std::vector<std::string> raw_selection(const Node& root, const GeneralOptions& o) {
+  if (o.likelihoods.size() == 1 && o.likelihoods[0] == "all") {
+    std::vector<std::string> all;
+    if (auto ls = root.get("likelihoods"); ls && ls->is_array())
+      for (const Node& l : ls->elements())
+        if (l.is_object() && l.get("name") && l.at("name").is_string()) all.push_back(l.at("name").as_string());
+    return all;
+  }
   if (!o.likelihoods.empty()) return o.likelihoods;
   if (auto an = root.get("analyses"); an && an->is_array() && an->size() > 0) {
     for (const Node& a : an->elements()) {
