@@ -364,7 +364,8 @@ TEST_CASE("hs3fit fit --pulls/--yields: tables, JSON members and plots", "[impac
 
   const auto nh = run_hs3fit("fit " + ws + " --json --no-hesse");
   REQUIRE(nh.exit_code == 0);
-  for (const auto& p : hs3test::parse_json(nh.out).root().at("pulls").elements()) {
+  const auto nh_doc = hs3test::parse_json(nh.out);  // keep the document alive while its nodes are used
+  for (const auto& p : nh_doc.root().at("pulls").elements()) {
     CHECK(p.at("pull").is_number());
     CHECK(p.at("error").is_null());  // no covariance: no error, not 0
     CHECK(p.at("constraint").is_null());
