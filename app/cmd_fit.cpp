@@ -65,6 +65,7 @@ void register_fit(CLI::App& app, int& exit_code) {
     fit::FitOptions fo;
     fo.tolerance = opts->tolerance;
     fo.compute_covariance = !opts->no_hesse;
+    fo.hessian_structure = tp.parameter_coupling();  // sparse Hessians for large models
     fit::Objective f = [&ev](const double* x, double* g) { return g ? ev.nll_and_gradient(x, g) : ev.nll(x); };
     fit::FitResult r = fit::minimize(f, lm.model.parameters, fo);
     info.total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

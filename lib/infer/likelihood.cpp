@@ -40,7 +40,10 @@ fit::FitOptions inference_fit_options(double tolerance) {
 
 Likelihood::Likelihood(model::Model m, fit::FitOptions options)
     : model_(std::move(m)), options_(options), tape_(std::make_unique<tape::Tape>(tape::compile(model_))),
-      evaluator_(std::make_unique<eval::Evaluator>(*tape_)) {}
+      evaluator_(std::make_unique<eval::Evaluator>(*tape_)) {
+  // The Hessian's sparsity pattern: cheap Hessians and sparse Newton steps for large models.
+  if (options_.hessian_structure.empty()) options_.hessian_structure = tape_->parameter_coupling();
+}
 
 Likelihood::~Likelihood() = default;
 Likelihood::Likelihood(Likelihood&&) noexcept = default;
