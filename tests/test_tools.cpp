@@ -1,6 +1,7 @@
 // combine / prune / rename against pyhf 0.7.6's own Workspace.combine/prune/rename
 // (tests/data/pyhf_workspace_tools_reference.json was produced by pyhf, see its
 // "generated_by"), compared through the resulting models' −2 ln L at pyhf's initial point.
+#include <unistd.h>
 #include <catch2/catch.hpp>
 
 #include <cstdio>
@@ -20,7 +21,7 @@ const std::string kPyhf = HS3FIT_SHARED_DIR "/workspaces/pyhf/";
 hs3fit::json::Value tree_of(const std::string& path) { return hs3fit::json::to_tree(hs3fit::json::parse_file(path).root()); }
 
 std::string write_temp(const hs3fit::json::Value& v, const std::string& name) {
-  std::string path = "/tmp/hs3fit_test_tools_" + name + ".json";
+  std::string path = "/tmp/hs3fit_test_tools_" + std::to_string(getpid()) + "_" + name + ".json";
   std::ofstream(path) << hs3fit::json::serialize(v);
   return path;
 }
