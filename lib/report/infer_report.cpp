@@ -1,5 +1,7 @@
 #include "report/infer_report.h"
 
+#include "report/plot.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -63,40 +65,10 @@ std::string number_or_dash(double v, const char* fmtstr = "{:.6g}") {
   return std::isfinite(v) ? fmt::format(fmt::runtime(fmtstr), v) : std::string("-");
 }
 
-// gnuplot single-quoted string
-std::string gp_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') out += "''";
-    else if (c == '\n') out += ' ';
-    else out += c;
-  }
-  return out + "'";
-}
-
-std::string gp_terminal(const std::string& path) {
-  auto ends_with = [&](const char* ext) {
-    const std::string e(ext);
-    if (path.size() < e.size()) return false;
-    std::string tail = path.substr(path.size() - e.size());
-    std::transform(tail.begin(), tail.end(), tail.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return tail == e;
-  };
-  if (ends_with(".svg")) return "set terminal svg size 900,650 dynamic noenhanced font 'Helvetica,13' background rgb 'white'\n";
-  if (ends_with(".png")) return "set terminal pngcairo size 1100,800 noenhanced font 'Helvetica,13'\n";
-  if (ends_with(".pdf")) return "set terminal pdfcairo size 6in,4.5in noenhanced font 'Helvetica,11'\n";
-  throw Error(ErrorKind::Usage, "--plot", "plot file '" + path + "' must end in .svg, .png or .pdf");
-}
-
-void run_gnuplot(const std::string& script, const std::string& path) {
-  FILE* p = popen("gnuplot 2>&1", "w");
-  if (!p) throw Error(ErrorKind::Io, "--plot", "cannot start gnuplot");
-  std::fwrite(script.data(), 1, script.size(), p);
-  const int status = pclose(p);
-  const int rc = (status != -1 && WIFEXITED(status)) ? WEXITSTATUS(status) : -1;
-  if (rc == 127) throw Error(ErrorKind::Io, "--plot", "gnuplot not found (Debian package gnuplot-nox)");
-  if (rc != 0) throw Error(ErrorKind::Io, "--plot", fmt::format("gnuplot failed (exit code {}) writing {}", rc, path));
-}
+// Plots of scans and limits: the gnuplot plumbing is report/plot.h's.
+std::string gp_quote(const std::string& s) { return plot::quote(s); }
+std::string gp_terminal(const std::string& path) { return plot::terminal(path, 1000, 720, "--plot"); }
+void run_gnuplot(const std::string& script, const std::string& path) { plot::run_gnuplot(script, path, "--plot"); }
 
 }  // namespace
 

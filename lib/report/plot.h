@@ -1,7 +1,6 @@
 // gnuplot plumbing for the pulls and impacts plots: terminal by file extension with a canvas
 // sized by the caller, quoting, running gnuplot, and splicing extra members into a JSON object.
-// (lib/report/infer_report.cpp has a private copy of the first three for scans and limits;
-// to be merged.)
+// Used by the pulls, impacts, scan and limit plots.
 #pragma once
 #include <string>
 
