@@ -7,6 +7,8 @@
 #include "commands.h"
 #include "common_options.h"
 #include "eval/evaluator.h"
+#include "fit/minimizer.h"
+#include <optional>
 #include "report/fit_report.h"
 #include "tape/compiler.h"
 
@@ -36,22 +38,26 @@ void register_eval(CLI::App& app, int& exit_code) {
       auto point = read_parameter_point(opts->point);
       lo.overrides.set.insert(lo.overrides.set.begin(), point.begin(), point.end());
     }
+    lo.general_hs3 = true;  // unbinned HS3: lm.objective
     LoadedModel lm = load_model(opts->model.workspace, lo);
-    tape::Tape tp = tape::compile(lm.model);
-    eval::Evaluator ev(tp);
+    tape::Tape tp = lm.objective ? tape::Tape{} : tape::compile(lm.model);
+    std::optional<eval::Evaluator> ev;
+    if (!lm.objective) ev.emplace(tp);
+    fit::Objective f = lm.objective ? fit::Objective(lm.objective)
+                                    : fit::Objective([&ev](const double* x, double* g) { return g ? ev->nll_and_gradient(x, g) : ev->nll(x); });
     report::EvalResult e;
     e.values = lm.model.initial_values();
     if (opts->gradient) {
       e.gradient.resize(e.values.size());
-      e.nll = ev.nll_and_gradient(e.values.data(), e.gradient.data());
+      e.nll = f(e.values.data(), e.gradient.data());
     } else {
-      e.nll = ev.nll(e.values.data());
+      e.nll = f(e.values.data(), nullptr);
     }
     if (!std::isfinite(e.nll)) {
       spdlog::warn("-ln L is not finite at this point (negative or zero expected yield in a bin with events?)");
       exit_code = kExitNotConverged;
     }
-    report::RunInfo info{lm.source, lm.measurement, lm.parse_s, lm.build_s, 0, 0, tp.summary()};
+    report::RunInfo info{lm.source, lm.measurement, lm.parse_s, lm.build_s, 0, 0, lm.general ? lm.general->summary() : tp.summary()};
     print(opts->json ? report::eval_json(lm.model, e, info) : report::eval_table(lm.model, e, info));
   });
 }

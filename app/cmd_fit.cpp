@@ -55,18 +55,26 @@ void register_fit(CLI::App& app, int& exit_code) {
     if (!opts->pulls.empty()) report::plot::terminal(opts->pulls, 1, 1, "--pulls");  // a bad extension fails before the fit
     if (!opts->pulls.empty() && opts->no_hesse) throw Error(ErrorKind::Usage, "--pulls", "pulls need the covariance: drop --no-hesse");
     const auto t0 = std::chrono::steady_clock::now();
-    LoadedModel lm = load_model(opts->model.workspace, to_load_options(opts->model));
+    LoadOptions lo = to_load_options(opts->model);
+    lo.general_hs3 = true;  // unbinned HS3: lm.objective
+    LoadedModel lm = load_model(opts->model.workspace, lo);
+    if (lm.objective && (!opts->minos.empty() || opts->significance || opts->yields))
+      throw Error(ErrorKind::Usage, !opts->minos.empty() ? "--minos" : opts->significance ? "--significance" : "--yields",
+                  "not supported yet for unbinned HS3 likelihoods");
     const auto tc = std::chrono::steady_clock::now();
-    tape::Tape tp = tape::compile(lm.model);
-    eval::Evaluator ev(tp);
+    tape::Tape tp = lm.objective ? tape::Tape{} : tape::compile(lm.model);
+    std::optional<eval::Evaluator> ev;
+    if (!lm.objective) ev.emplace(tp);
     report::RunInfo info{lm.source, lm.measurement, lm.parse_s, lm.build_s,
-                         std::chrono::duration<double>(std::chrono::steady_clock::now() - tc).count(), 0, tp.summary()};
+                         std::chrono::duration<double>(std::chrono::steady_clock::now() - tc).count(), 0,
+                         lm.general ? lm.general->summary() : tp.summary()};
     spdlog::debug("tape: {}", tp.summary());
     fit::FitOptions fo;
     fo.tolerance = opts->tolerance;
     fo.compute_covariance = !opts->no_hesse;
-    fo.hessian_structure = tp.parameter_coupling();  // sparse Hessians for large models
-    fit::Objective f = [&ev](const double* x, double* g) { return g ? ev.nll_and_gradient(x, g) : ev.nll(x); };
+    if (!lm.objective) fo.hessian_structure = tp.parameter_coupling();  // sparse Hessians for large models
+    fit::Objective f = lm.objective ? fit::Objective(lm.objective)
+                                    : fit::Objective([&ev](const double* x, double* g) { return g ? ev->nll_and_gradient(x, g) : ev->nll(x); });
     fit::FitResult r = fit::minimize(f, lm.model.parameters, fo);
     info.total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!r.converged) {
