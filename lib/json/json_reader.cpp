@@ -134,28 +134,75 @@ std::string Node::type_name() const {
   return "value";
 }
 
-void Node::fail(const std::string& what) const { throw_input_error(pointer_, what); }
+std::string Node::pointer() const {
+  std::string p = base_;
+  for (size_t i = 0; i < num_steps_; ++i) {
+    p += '/';
+    if (steps_[i].key) p += pointer_token(std::string_view(steps_[i].key, steps_[i].value));
+    else p += std::to_string(steps_[i].value);
+  }
+  return p;
+}
+
+Node Node::with_step(simdjson::dom::element element, Step step) const {
+  if (num_steps_ == kInlineSteps) {  // deep: fold the path into the base string
+    Node out(element, pointer());
+    out.steps_[0] = step;
+    out.num_steps_ = 1;
+    return out;
+  }
+  Node out(*this);
+  out.element_ = element;
+  out.steps_[num_steps_] = step;
+  out.num_steps_ = num_steps_ + 1;
+  return out;
+}
+
+// `key` must be a view into the document (a member's key), never a caller's string.
+Node Node::child(simdjson::dom::element element, std::string_view key) const { return with_step(element, Step{key.data(), key.size()}); }
+Node Node::child(simdjson::dom::element element, size_t index) const { return with_step(element, Step{nullptr, index}); }
+
+void Node::fail(const std::string& what) const { throw_input_error(pointer(), what); }
 
 void Node::expect(bool ok, const char* expected) const {
   if (!ok) fail(std::string("expected ") + expected + ", found " + type_name());
 }
 
 Node Node::at(std::string_view key) const {
-  expect(is_object(), "object");
-  simdjson::dom::object obj;
-  if (element_.get_object().get(obj) != simdjson::SUCCESS) expect(false, "object");
-  simdjson::dom::element child;
-  if (obj.at_key(key).get(child) != simdjson::SUCCESS) fail("missing required field " + safe_quote(key));
-  return Node(child, pointer_ + "/" + pointer_token(key));
+  if (auto found = get(key)) return *found;
+  fail("missing required field " + safe_quote(key));
 }
 
 std::optional<Node> Node::get(std::string_view key) const {
   expect(is_object(), "object");
   simdjson::dom::object obj;
   if (element_.get_object().get(obj) != simdjson::SUCCESS) expect(false, "object");
-  simdjson::dom::element child;
-  if (obj.at_key(key).get(child) != simdjson::SUCCESS) return std::nullopt;
-  return Node(child, pointer_ + "/" + pointer_token(key));
+  // The first member with this key (as simdjson's at_key); its key is the document's copy.
+  for (auto field : obj)
+    if (field.key == key) return child(field.value, field.key);
+  return std::nullopt;
+}
+
+bool Node::pick(std::initializer_list<std::string_view> keys, std::optional<Node>* found) const {
+  expect(is_object(), "object");
+  simdjson::dom::object obj;
+  if (element_.get_object().get(obj) != simdjson::SUCCESS) expect(false, "object");
+  bool all_known = true;
+  for (auto field : obj) {
+    size_t i = 0;
+    for (std::string_view k : keys) {
+      if (k == field.key) break;
+      ++i;
+    }
+    if (i == keys.size()) all_known = false;
+    else if (!found[i]) found[i] = child(field.value, field.key);
+  }
+  return all_known;
+}
+
+Node Node::required(const std::optional<Node>& found, std::string_view key) const {
+  if (found) return *found;
+  fail("missing required field " + safe_quote(key));
 }
 
 std::vector<std::pair<std::string, Node>> Node::members() const {
@@ -163,10 +210,8 @@ std::vector<std::pair<std::string, Node>> Node::members() const {
   std::vector<std::pair<std::string, Node>> out;
   simdjson::dom::object obj;
   if (element_.get_object().get(obj) != simdjson::SUCCESS) expect(false, "object");
-  for (auto field : obj) {
-    std::string key(field.key);
-    out.emplace_back(key, Node(field.value, pointer_ + "/" + pointer_token(key)));
-  }
+  out.reserve(obj.size());
+  for (auto field : obj) out.emplace_back(std::string(field.key), child(field.value, field.key));
   return out;
 }
 
@@ -177,7 +222,7 @@ std::vector<Node> Node::elements() const {
   simdjson::dom::array arr;
   if (element_.get_array().get(arr) != simdjson::SUCCESS) expect(false, "array");
   out.reserve(arr.size());
-  for (auto child : arr) out.emplace_back(child, pointer_ + "/" + std::to_string(i++));
+  for (auto el : arr) out.push_back(child(el, i++));
   return out;
 }
 
@@ -196,9 +241,11 @@ double Node::as_number() const {
   return v;
 }
 
-std::string Node::as_string() const {
+std::string Node::as_string() const { return std::string(as_string_view()); }
+
+std::string_view Node::as_string_view() const {
   expect(is_string(), "string");
-  return std::string(element_.get_string().value_unsafe());
+  return element_.get_string().value_unsafe();
 }
 
 bool Node::as_bool() const {
@@ -213,10 +260,9 @@ std::vector<double> Node::as_numbers() const {
   std::vector<double> out;
   out.reserve(arr.size());
   size_t i = 0;
-  for (auto child : arr) {
+  for (auto el : arr) {
     double v;
-    if (child.get_double().get(v) != simdjson::SUCCESS || !std::isfinite(v))
-      Node(child, pointer_ + "/" + std::to_string(i)).expect(false, "number");
+    if (el.get_double().get(v) != simdjson::SUCCESS || !std::isfinite(v)) child(el, i).expect(false, "number");
     out.push_back(v);
     ++i;
   }
@@ -261,7 +307,7 @@ void Node::check_keys(std::initializer_list<std::string_view> allowed, const cha
         if (d < best && obj.at_key(k).error() != simdjson::SUCCESS) { best = d; hint = std::string(k); }
       }
     }
-    problems.add(pointer_ + "/" + pointer_token(field.key),
+    problems.add(pointer() + "/" + pointer_token(field.key),
                  "unknown key " + safe_quote(field.key) + " in " + what +
                      (hint.empty() ? " (allowed: " + list + ")" : " (did you mean '" + hint + "'?)"));
   }
@@ -609,45 +655,80 @@ bool too_deep(const std::string& s, size_t& where) {
 }
 
 // simdjson keeps the first of duplicate keys, Python's json (and so pyhf) the last: refuse them
-// rather than read a number other tools would not. Recursion depth is bounded by kMaxDepth.
-void check_duplicate_keys(simdjson::dom::element el, std::vector<std::string>& path, const std::string& source) {
-  if (el.is_array()) {
-    size_t i = 0;
-    simdjson::dom::array arr;
-    if (el.get_array().get(arr) != simdjson::SUCCESS) return;
-    for (auto child : arr) {
-      if (child.is_array() || child.is_object()) {
-        path.push_back(std::to_string(i));
-        check_duplicate_keys(child, path, source);
-        path.pop_back();
+// rather than read a number other tools would not. One walk over the DOM finds the first
+// duplicate (pre-order; within an object the smallest duplicated key) and whether the nesting
+// goes deeper than kMaxDepth, which takes precedence. No allocation per object: the path is
+// kept as views into the document and formatted only for a message.
+class StructureCheck {
+ public:
+  // False when the nesting is deeper than kMaxDepth (the walk stops there).
+  bool walk(simdjson::dom::element el, size_t depth) {
+    if (depth > kMaxDepth) return false;
+    if (el.type() == simdjson::dom::element_type::ARRAY) {
+      simdjson::dom::array arr = el.get_array().value_unsafe();
+      size_t i = 0;
+      for (auto child : arr) {
+        const auto t = child.type();
+        if (t == simdjson::dom::element_type::ARRAY || t == simdjson::dom::element_type::OBJECT) {
+          path_.push_back({nullptr, i});
+          if (!walk(child, depth + 1)) return false;
+          path_.pop_back();
+        }
+        ++i;
       }
-      ++i;
+      return true;
     }
-    return;
-  }
-  if (!el.is_object()) return;
-  simdjson::dom::object obj;
-  if (el.get_object().get(obj) != simdjson::SUCCESS) return;
-  std::vector<std::string_view> keys;
-  keys.reserve(obj.size());
-  for (auto field : obj) keys.push_back(field.key);
-  std::vector<std::string_view> sorted = keys;
-  std::sort(sorted.begin(), sorted.end());
-  auto dup = std::adjacent_find(sorted.begin(), sorted.end());
-  if (dup != sorted.end()) {
-    std::string p;
-    for (const std::string& t : path) p += "/" + t;
-    throw Error(ErrorKind::Input, source + ":" + p + "/" + pointer_token(*dup),
-                "duplicate key " + safe_quote(*dup) + " in an object (JSON readers disagree on which value counts)");
-  }
-  for (auto field : obj) {
-    if (field.value.is_array() || field.value.is_object()) {
-      path.push_back(pointer_token(field.key));
-      check_duplicate_keys(field.value, path, source);
-      path.pop_back();
+    if (el.type() != simdjson::dom::element_type::OBJECT) return true;
+    simdjson::dom::object obj = el.get_object().value_unsafe();
+    if (!found_) check_object(obj);
+    for (auto field : obj) {
+      const auto t = field.value.type();
+      if (t == simdjson::dom::element_type::ARRAY || t == simdjson::dom::element_type::OBJECT) {
+        path_.push_back({field.key.data(), field.key.size()});
+        if (!walk(field.value, depth + 1)) return false;
+        path_.pop_back();
+      }
     }
+    return true;
   }
-}
+
+  bool found() const { return found_; }
+  const std::string& duplicate_pointer() const { return dup_pointer_; }
+  std::string_view duplicate_key() const { return dup_key_; }
+
+ private:
+  struct Step {
+    const char* key;  // nullptr: array index
+    size_t value;
+  };
+
+  void check_object(simdjson::dom::object obj) {
+    keys_.clear();
+    for (auto field : obj) keys_.push_back(field.key);
+    const std::string_view* dup = nullptr;
+    if (keys_.size() <= 16) {  // small objects: compare pairs, keep the smallest duplicated key
+      for (size_t i = 0; i < keys_.size(); ++i)
+        for (size_t j = i + 1; j < keys_.size(); ++j)
+          if (keys_[i] == keys_[j] && (!dup || keys_[i] < *dup)) dup = &keys_[i];
+    } else {
+      std::sort(keys_.begin(), keys_.end());
+      auto it = std::adjacent_find(keys_.begin(), keys_.end());
+      if (it != keys_.end()) dup = &*it;
+    }
+    if (!dup) return;
+    found_ = true;
+    dup_key_ = *dup;
+    for (const Step& s : path_)
+      dup_pointer_ += "/" + (s.key ? pointer_token(std::string_view(s.key, s.value)) : std::to_string(s.value));
+    dup_pointer_ += "/" + pointer_token(dup_key_);
+  }
+
+  std::vector<Step> path_;
+  std::vector<std::string_view> keys_;  // scratch
+  bool found_ = false;
+  std::string dup_pointer_;
+  std::string_view dup_key_;
+};
 
 }  // namespace
 
@@ -662,14 +743,18 @@ Document parse(std::string text, std::string source) {
     throw Error(ErrorKind::Input, source,
                 "JSON text of " + std::to_string(text.size()) + " bytes is larger than the limit of " +
                     std::to_string(kMaxDocumentBytes) + " bytes");
-  size_t deep_at = 0;
-  if (too_deep(text, deep_at))
-    throw Error(ErrorKind::Input, source,
-                "invalid JSON at byte offset " + std::to_string(deep_at) + " (" + line_col(text, deep_at) +
-                    "): nesting deeper than " + std::to_string(kMaxDepth) + " levels of arrays/objects");
+  auto depth_error = [&](size_t deep_at) {
+    return Error(ErrorKind::Input, source,
+                 "invalid JSON at byte offset " + std::to_string(deep_at) + " (" + line_col(text, deep_at) +
+                     "): nesting deeper than " + std::to_string(kMaxDepth) + " levels of arrays/objects");
+  };
   doc.parser_ = std::make_unique<simdjson::dom::parser>();
+  // simdjson's own depth limit (1024) is above kMaxDepth: the exact limit is checked below, on
+  // the DOM, and on the error path by a scan of the text (which also gives the byte offset).
+  static_assert(kMaxDepth < simdjson::DEFAULT_MAX_DEPTH, "simdjson must accept every depth up to kMaxDepth");
   auto err = doc.parser_->parse(text).get(doc.root_);
   if (err != simdjson::SUCCESS) {
+    if (size_t deep_at = 0; too_deep(text, deep_at)) throw depth_error(deep_at);
     SyntaxProblem p = SyntaxScanner(text).scan();
     if (!p.found)  // the strict scanner saw nothing wrong: report simdjson's reason
       throw Error(ErrorKind::Input, source, std::string("invalid JSON: ") + simdjson::error_message(err));
@@ -679,8 +764,15 @@ Document parse(std::string text, std::string source) {
     throw Error(ErrorKind::Input, p.pointer.empty() ? source : source + ":" + p.pointer,
                 "invalid JSON " + where + ": " + p.message);
   }
-  std::vector<std::string> path;
-  check_duplicate_keys(doc.root_, path, source);
+  StructureCheck check;
+  if (!check.walk(doc.root_, 1)) {
+    size_t deep_at = 0;
+    if (!too_deep(text, deep_at)) throw Error(ErrorKind::Internal, source, "nesting depth: the DOM and the text disagree");
+    throw depth_error(deep_at);
+  }
+  if (check.found())
+    throw Error(ErrorKind::Input, source + ":" + check.duplicate_pointer(),
+                "duplicate key " + safe_quote(check.duplicate_key()) + " in an object (JSON readers disagree on which value counts)");
   return doc;
 }
 
@@ -697,6 +789,13 @@ std::string read_text(const std::string& path) {
     if (!f) throw Error(ErrorKind::Io, path, std::string("cannot open file: ") + std::strerror(errno));
   }
   std::string text;
+  // A regular file is read into one allocation, with the padding simdjson needs after the
+  // text, so that neither the reading nor the parser copies it again.
+  if (f != stdin) {
+    struct stat st {};
+    if (::fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+      text.reserve(static_cast<size_t>(st.st_size) + simdjson::SIMDJSON_PADDING);
+  }
   char buf[1 << 16];
   bool too_large = false, failed = false;
   while (true) {

@@ -25,10 +25,32 @@ std::string safe_quote(std::string_view text, size_t max_bytes = 80);
 
 class Node {
  public:
-  Node(simdjson::dom::element element, std::string pointer)
-      : element_(element), pointer_(std::move(pointer)) {}
+  Node(simdjson::dom::element element, std::string pointer) : element_(element), base_(std::move(pointer)) {}
+  // Copies only the path steps in use (the step array is not initialised beyond them).
+  Node(const Node& o) : element_(o.element_), base_(o.base_), num_steps_(o.num_steps_) { copy_steps(o); }
+  Node(Node&& o) noexcept : element_(o.element_), base_(std::move(o.base_)), num_steps_(o.num_steps_) { copy_steps(o); }
+  Node& operator=(const Node& o) {
+    if (this != &o) {
+      element_ = o.element_;
+      base_ = o.base_;
+      num_steps_ = o.num_steps_;
+      copy_steps(o);
+    }
+    return *this;
+  }
+  Node& operator=(Node&& o) noexcept {
+    element_ = o.element_;
+    base_ = std::move(o.base_);
+    num_steps_ = o.num_steps_;
+    copy_steps(o);
+    return *this;
+  }
+  ~Node() = default;
 
-  const std::string& pointer() const { return pointer_; }
+  // The JSON pointer of this value (RFC 6901, printable). Built on demand: a Node records the
+  // path steps from its base as views into the document, so that reading a workspace builds
+  // no pointer strings unless a message needs one.
+  std::string pointer() const;
   simdjson::dom::element raw() const { return element_; }
 
   bool is_object() const { return element_.is_object(); }
@@ -44,6 +66,12 @@ class Node {
   Node at(std::string_view key) const;
   std::optional<Node> get(std::string_view key) const;
   std::vector<std::pair<std::string, Node>> members() const;
+  // One pass over an object's members: found[i] is set to the member named keys[i] when there
+  // is one. Returns false when some member's key is not in `keys` (then check_keys reports it).
+  // Throws "expected object" like `at`. `found` has keys.size() entries.
+  bool pick(std::initializer_list<std::string_view> keys, std::optional<Node>* found) const;
+  // The required member picked into `found`, or the "missing required field" error of `at`.
+  Node required(const std::optional<Node>& found, std::string_view key) const;
 
   // Array access.
   std::vector<Node> elements() const;
@@ -52,6 +80,7 @@ class Node {
   // Scalars; each throws "expected <type>, found <type>" at this node's pointer.
   double as_number() const;          // finite number
   std::string as_string() const;
+  std::string_view as_string_view() const;  // valid while the document lives
   bool as_bool() const;
   std::vector<double> as_numbers() const;      // array of finite numbers
   std::vector<std::string> as_strings() const; // array of strings
@@ -64,9 +93,26 @@ class Node {
   [[noreturn]] void fail(const std::string& what) const;
 
  private:
+  // One reference token: an object key (a view into the document's string buffer) or an
+  // array index (key == nullptr).
+  struct Step {
+    const char* key;
+    size_t value;  // key length, or array index
+  };
+  static constexpr size_t kInlineSteps = 12;  // deeper paths fold into base_
+
+  void copy_steps(const Node& o) {
+    for (size_t i = 0; i < num_steps_; ++i) steps_[i] = o.steps_[i];
+  }
+  Node child(simdjson::dom::element element, std::string_view key) const;
+  Node child(simdjson::dom::element element, size_t index) const;
+  Node with_step(simdjson::dom::element element, Step step) const;
   void expect(bool ok, const char* expected) const;
+
   simdjson::dom::element element_;
-  std::string pointer_;
+  std::string base_;  // pointer of the first step's parent
+  size_t num_steps_ = 0;
+  Step steps_[kInlineSteps];  // the first num_steps_ are set
 };
 
 // A parsed document; owns the buffer and the parser that Nodes point into.

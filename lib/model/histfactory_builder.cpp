@@ -2,8 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <functional>
 #include <map>
 #include <set>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <spdlog/spdlog.h>
 
 #include "core/error.h"
@@ -82,25 +87,32 @@ class Builder {
   }
 
  private:
+  // The parameter set of a name, or null (hashed; sets_ keeps the alphabetical order).
+  ParamSet* find_set(std::string_view name) const {
+    auto it = index_.find(name);
+    return it == index_.end() ? nullptr : it->second;
+  }
+
   ParamSet& paramset(const pyhf::Modifier& mod, size_t nbins_hint) {
-    auto it = sets_.find(mod.name);
-    if (it != sets_.end()) {
-      ParamSet& ps = it->second;
+    if (ParamSet* existing = find_set(mod.name)) {
+      ParamSet& ps = *existing;
       const bool compatible =
           ps.type == mod.type || ((ps.type == ModifierType::NormSys || ps.type == ModifierType::HistoSys) &&
                                   (mod.type == ModifierType::NormSys || mod.type == ModifierType::HistoSys));
       if (!compatible)
-        throw_input_error(mod.pointer, "modifier '" + mod.name + "' of type " + pyhf::to_string(mod.type) +
+        throw_input_error(mod.pointer(), "modifier '" + mod.name + "' of type " + pyhf::to_string(mod.type) +
                                            " reuses the name of a " + pyhf::to_string(ps.type) + " modifier (" + ps.first_pointer + ")");
       return ps;
     }
     ParamSet ps;
     ps.name = mod.name;
     ps.type = mod.type;
-    ps.first_pointer = mod.pointer;
+    ps.first_pointer = mod.pointer();
     ps.scalar = !is_per_bin(mod.type);
     ps.n = ps.scalar ? 1 : nbins_hint;
-    return sets_.emplace(mod.name, ps).first->second;
+    auto inserted = sets_.emplace(mod.name, ps).first;
+    index_.emplace(inserted->first, &inserted->second);
+    return inserted->second;
   }
 
   void collect_paramsets() {
@@ -140,15 +152,14 @@ class Builder {
               ParamSet& ps = paramset(mod, nb);
               if (ps.inits.empty()) set_defaults(ps, 1.0, {0.0, 10.0});
               else if (ps.n != nb)
-                throw_input_error(mod.pointer, "shapefactor '" + mod.name + "' is used on channels with " + std::to_string(ps.n) +
+                throw_input_error(mod.pointer(), "shapefactor '" + mod.name + "' is used on channels with " + std::to_string(ps.n) +
                                                    " and " + std::to_string(nb) + " bins (a shared shapefactor needs equal binning)");
               break;
             }
             case ModifierType::ShapeSys: {
-              auto existing = sets_.find(mod.name);
-              if (existing != sets_.end())
-                throw_input_error(mod.pointer, "shapesys '" + mod.name + "' is defined more than once (first at " +
-                                                   existing->second.first_pointer + "); pyhf shapesys parameters cannot be shared");
+              if (const ParamSet* existing = find_set(mod.name))
+                throw_input_error(mod.pointer(), "shapesys '" + mod.name + "' is defined more than once (first at " +
+                                                     existing->first_pointer + "); pyhf shapesys parameters cannot be shared");
               // τ_b = n_b²/σ_b² for bins with positive nominal and uncertainty; other bins keep a
               // parameter fixed at 1 with τ = aux = 1, and their constraint term stays (pyhf).
               ParamSet& ps = paramset(mod, nb);
@@ -189,7 +200,7 @@ class Builder {
       std::vector<bool> fixed;
       // Concatenate in channel order (channels_ is sorted, and per_channel follows it).
       for (auto& [ch, bins] : per_channel) {
-        stat_offset_[{name, ch}] = static_cast<int64_t>(ps.n);
+        stat_offset_[{ps.name, ch}] = static_cast<int64_t>(ps.n);
         for (size_t b = 0; b < bins.nominal_sum.size(); ++b) {
           const double N = bins.nominal_sum[b];
           double rel2 = 0;
@@ -223,7 +234,7 @@ class Builder {
       std::sort(names.begin(), names.end());
       if (reference.empty()) reference = names;
       else if (names != reference)
-        throw_input_error(bins.mods.front()->pointer, "staterror '" + name + "' is carried by different samples in different channels (pyhf requires the same samples in every channel)");
+        throw_input_error(bins.mods.front()->pointer(), "staterror '" + name + "' is carried by different samples in different channels (pyhf requires the same samples in every channel)");
     }
   }
 
@@ -292,34 +303,40 @@ class Builder {
   // shapefactor, shapesys, staterror; within a group, first encounter walking sorted channels,
   // sorted samples and sorted (name, type) modifiers; staterror names alphabetically. A name
   // shared by histosys and normsys sits in the histosys group.
-  std::vector<std::string> parameter_order() const {
+  std::vector<ParamSet*> parameter_order() {
     const ModifierType groups[] = {ModifierType::HistoSys, ModifierType::Lumi, ModifierType::NormFactor, ModifierType::NormSys,
                                    ModifierType::ShapeFactor, ModifierType::ShapeSys};
-    std::vector<std::string> order;
-    std::set<std::string> placed;
-    for (ModifierType group : groups) {
-      for (const pyhf::Channel* ch : channels_) {
-        std::vector<const pyhf::Sample*> samples;
-        for (const pyhf::Sample& smp : ch->samples) samples.push_back(&smp);
-        std::sort(samples.begin(), samples.end(), [](auto* a, auto* b) { return a->name < b->name; });
-        for (const pyhf::Sample* smp : samples) {
-          std::vector<std::pair<std::string, std::string>> mods;
-          for (const pyhf::Modifier& m : smp->modifiers)
-            if (m.type == group) mods.emplace_back(m.name, pyhf::to_string(m.type));
-          std::sort(mods.begin(), mods.end());
-          for (const auto& [name, type] : mods)
-            if (placed.insert(name).second) order.push_back(name);
-        }
+    // Every sample's modifiers sorted by (name, type name) once, walking sorted channels and
+    // sorted samples; each group then takes its own type from these lists, in order.
+    std::vector<const pyhf::Modifier*> sorted;
+    for (const pyhf::Channel* ch : channels_) {
+      std::vector<const pyhf::Sample*> samples;
+      for (const pyhf::Sample& smp : ch->samples) samples.push_back(&smp);
+      std::sort(samples.begin(), samples.end(), [](auto* a, auto* b) { return a->name < b->name; });
+      for (const pyhf::Sample* smp : samples) {
+        const size_t first = sorted.size();
+        for (const pyhf::Modifier& m : smp->modifiers) sorted.push_back(&m);
+        std::sort(sorted.begin() + static_cast<std::ptrdiff_t>(first), sorted.end(), [](auto* a, auto* b) {
+          if (a->name != b->name) return a->name < b->name;
+          return std::strcmp(pyhf::to_string(a->type), pyhf::to_string(b->type)) < 0;
+        });
       }
     }
-    for (const auto& [name, ps] : sets_)
-      if (placed.insert(name).second) order.push_back(name);  // staterror, alphabetical
+    std::vector<ParamSet*> order;
+    order.reserve(sets_.size());
+    std::unordered_set<std::string_view> placed;
+    placed.reserve(sets_.size());
+    for (ModifierType group : groups)
+      for (const pyhf::Modifier* m : sorted)
+        if (m->type == group && placed.insert(m->name).second) order.push_back(find_set(m->name));
+    for (auto& [name, ps] : sets_)
+      if (placed.insert(name).second) order.push_back(&ps);  // staterror, alphabetical
     return order;
   }
 
   void create_parameters() {
-    for (const std::string& set_name : parameter_order()) {
-      ParamSet& ps = sets_.at(set_name);
+    for (ParamSet* set : parameter_order()) {
+      ParamSet& ps = *set;
       ps.first_index = static_cast<uint32_t>(params_.size());
       for (size_t i = 0; i < ps.n; ++i) {
         Parameter p;
@@ -362,13 +379,15 @@ class Builder {
     std::vector<const pyhf::Sample*> samples;
     for (const pyhf::Sample& smp : ch.samples) samples.push_back(&smp);
     std::sort(samples.begin(), samples.end(), [](auto* a, auto* b) { return a->name < b->name; });  // pyhf sums in this order
+    out.samples.reserve(samples.size());
     for (const pyhf::Sample* sp : samples) {
       const pyhf::Sample& s = *sp;
       Sample ms;
       ms.name = s.name;
       ms.nominal = s.data;
+      ms.modifiers.reserve(s.modifiers.size());
       for (const pyhf::Modifier& mod : s.modifiers) {
-        const ParamSet& ps = sets_.at(mod.name);
+        const ParamSet& ps = *find_set(mod.name);
         Modifier m;
         m.kind = kind_of(mod.type);
         m.name = mod.name;
@@ -402,8 +421,17 @@ class Builder {
   const pyhf::Measurement& meas_;
   std::vector<const pyhf::Channel*> channels_;
   std::map<std::string, ParamSet> sets_;
+  std::unordered_map<std::string_view, ParamSet*> index_;  // into sets_ (nodes never move)
   std::set<std::string> lumi_init_given_;
-  std::map<std::pair<std::string, const pyhf::Channel*>, int64_t> stat_offset_;
+  struct StatKey {
+    std::string_view name;  // a key of sets_
+    const pyhf::Channel* channel;
+    bool operator==(const StatKey& o) const { return channel == o.channel && name == o.name; }
+  };
+  struct StatKeyHash {
+    size_t operator()(const StatKey& k) const { return std::hash<std::string_view>()(k.name) * 31 + std::hash<const void*>()(k.channel); }
+  };
+  std::unordered_map<StatKey, int64_t, StatKeyHash> stat_offset_;
   std::vector<Parameter> params_;
   std::vector<Constraint> constraints_;
 };

@@ -1,7 +1,10 @@
 #include "pyhf/parameter_sets.h"
 
 #include <algorithm>
+#include <functional>
 #include <set>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "json/diagnostics.h"
@@ -52,27 +55,37 @@ std::map<std::string, ParameterSet> parameter_sets(const Workspace& ws, json::Er
   // sorted names of the samples carrying it.
   struct StatUse { const Channel* channel; std::vector<std::string> samples; const Modifier* first; };
   std::map<std::string, std::vector<StatUse>> stat;
-  std::map<std::pair<std::string, const Channel*>, size_t> stat_use_index;  // (name, channel) → index in stat[name]
+  struct UseKey {
+    std::string_view name;
+    const Channel* channel;
+    bool operator==(const UseKey& o) const { return channel == o.channel && name == o.name; }
+  };
+  struct UseKeyHash {
+    size_t operator()(const UseKey& k) const { return std::hash<std::string_view>()(k.name) * 31 + std::hash<const void*>()(k.channel); }
+  };
+  std::unordered_map<UseKey, size_t, UseKeyHash> stat_use_index;  // (name, channel) → index in stat[name]
+  // Hashed lookup by name (the map's nodes and keys never move).
+  std::unordered_map<std::string_view, ParameterSet*> index;
 
   for (const Channel& ch : ws.channels) {
     for (const Sample& s : ch.samples) {
       for (const Modifier& mod : s.modifiers) {
-        auto it = sets.find(mod.name);
-        if (it != sets.end()) {
-          const ParameterSet& ps = it->second;
+        auto it = index.find(mod.name);
+        if (it != index.end()) {
+          const ParameterSet& ps = *it->second;
           if (!shares_with(ps.type, mod.type)) {
-            problems.add(mod.pointer, "modifier " + json::safe_quote(mod.name) + " of type " + to_string(mod.type) +
+            problems.add(mod.pointer(), "modifier " + json::safe_quote(mod.name) + " of type " + to_string(mod.type) +
                                           " reuses the name of a " + to_string(ps.type) + " modifier (" + ps.first_pointer +
                                           "); pyhf needs one parameter type per name");
             continue;
           }
           if (mod.type == ModifierType::ShapeSys) {
-            problems.add(mod.pointer, "shapesys " + json::safe_quote(mod.name) + " is used more than once (first at " +
+            problems.add(mod.pointer(), "shapesys " + json::safe_quote(mod.name) + " is used more than once (first at " +
                                           ps.first_pointer + "); a pyhf shapesys name belongs to one sample of one channel");
             continue;
           }
           if (mod.type == ModifierType::ShapeFactor && ps.n != ch.nbins()) {
-            problems.add(mod.pointer, "shapefactor " + json::safe_quote(mod.name) + " is used on channels with " + std::to_string(ps.n) +
+            problems.add(mod.pointer(), "shapefactor " + json::safe_quote(mod.name) + " is used on channels with " + std::to_string(ps.n) +
                                           " bins (" + ps.first_pointer + ") and " + std::to_string(ch.nbins()) +
                                           " bins; a shared shapefactor needs equal binning");
             continue;
@@ -82,12 +95,13 @@ std::map<std::string, ParameterSet> parameter_sets(const Workspace& ws, json::Er
           ps.name = mod.name;
           ps.type = mod.type;
           ps.n = parameter_defaults(mod.type).per_bin ? ch.nbins() : 1;
-          ps.first_pointer = mod.pointer;
-          sets.emplace(mod.name, ps);
+          ps.first_pointer = mod.pointer();
+          auto inserted = sets.emplace(mod.name, ps).first;
+          index.emplace(inserted->first, &inserted->second);
         }
         if (mod.type == ModifierType::StatError) {
           auto& uses = stat[mod.name];
-          auto [idx, fresh] = stat_use_index.emplace(std::make_pair(mod.name, &ch), uses.size());
+          auto [idx, fresh] = stat_use_index.emplace(UseKey{mod.name, &ch}, uses.size());
           if (fresh) uses.push_back({&ch, {}, &mod});
           uses[idx->second].samples.push_back(s.name);
         }
@@ -108,7 +122,7 @@ std::map<std::string, ParameterSet> parameter_sets(const Workspace& ws, json::Er
         std::string a, b;
         for (const auto& n : uses.front().samples) a += (a.empty() ? "" : ", ") + json::safe_quote(n, 40);
         for (const auto& n : u.samples) b += (b.empty() ? "" : ", ") + json::safe_quote(n, 40);
-        problems.add(u.first->pointer, "staterror " + json::safe_quote(name) + " is carried by samples " + b + " in channel " +
+        problems.add(u.first->pointer(), "staterror " + json::safe_quote(name) + " is carried by samples " + b + " in channel " +
                                            json::safe_quote(u.channel->name) + " but by " + a + " in channel " +
                                            json::safe_quote(uses.front().channel->name) +
                                            " (pyhf needs the same samples in every channel using it)");

@@ -1,7 +1,10 @@
 #include "pyhf/pyhf_spec.h"
 
 #include <cmath>
+#include <functional>
 #include <set>
+#include <string_view>
+#include <unordered_set>
 
 #include "core/error.h"
 #include "json/diagnostics.h"
@@ -33,7 +36,7 @@ using json::safe_quote;
 std::string num(double v) { return json::format_number(v); }
 
 ModifierType parse_modifier_type(const Node& node) {
-  const std::string t = node.as_string();
+  const std::string_view t = node.as_string_view();
   if (t == "normfactor") return ModifierType::NormFactor;
   if (t == "normsys") return ModifierType::NormSys;
   if (t == "histosys") return ModifierType::HistoSys;
@@ -61,8 +64,12 @@ std::string name_string(const Node& n) {
   return s;
 }
 
-std::string nonempty_name(const Node& obj) {
-  Node n = obj.at("name");
+std::string nonempty_name(const Node& n);
+
+std::string nonempty_name_of(const Node& obj) { return nonempty_name(obj.at("name")); }
+
+// The "name" member's value: a non-empty name without control characters.
+std::string nonempty_name(const Node& n) {
   std::string s = name_string(n);
   if (s.empty()) n.fail("expected a non-empty name");
   return s;
@@ -81,61 +88,76 @@ void expect_object(const Node& node, const char* what) {
 
 // An array of numbers with one value per bin. Every value outside the allowed range is
 // reported (at its own pointer); a wrong length throws.
-std::vector<double> bin_values(const Node& node, size_t nbins, const std::string& what, ErrorCollector& problems,
+std::vector<double> bin_values(const Node& node, size_t nbins, const char* kind, const char* field, ErrorCollector& problems,
                                bool nonnegative = false) {
   std::vector<double> v = node.as_numbers();
+  const auto what = [&] { return std::string(kind) + " " + field; };  // for messages only
   if (v.size() != nbins)
-    node.fail(what + ": " + std::to_string(v.size()) + (v.size() == 1 ? " value" : " values") + ", but the sample has " +
+    node.fail(what() + ": " + std::to_string(v.size()) + (v.size() == 1 ? " value" : " values") + ", but the sample has " +
               std::to_string(nbins) + (nbins == 1 ? " bin" : " bins"));
   if (nonnegative)
     for (size_t i = 0; i < v.size(); ++i)
-      if (v[i] < 0) problems.add(node.pointer() + "/" + std::to_string(i), what + " must be >= 0, found " + num(v[i]));
+      if (v[i] < 0) problems.add(node.pointer() + "/" + std::to_string(i), what() + " must be >= 0, found " + num(v[i]));
   return v;
 }
+
+struct ModifierKey {
+  std::string_view name;
+  ModifierType type;
+  bool operator==(const ModifierKey& o) const { return type == o.type && name == o.name; }
+};
+struct ModifierKeyHash {
+  size_t operator()(const ModifierKey& k) const { return std::hash<std::string_view>()(k.name) ^ static_cast<size_t>(k.type); }
+};
 
 std::optional<Modifier> read_modifier(const Node& node, size_t nbins, ErrorCollector& problems) {
   const size_t before = problems.count();
   Modifier m;
-  m.pointer = node.pointer();
   expect_object(node, "a modifier");
-  node.check_keys({"name", "type", "data"}, "a modifier", problems);
-  problems.check([&] { m.name = nonempty_name(node); });
-  if (!problems.check([&] { m.type = parse_modifier_type(node.at("type")); })) return std::nullopt;
-  std::optional<Node> data = required(node, "data", problems);
+  // One pass over the members finds the three fields; unknown keys are reported as before.
+  std::optional<Node> field[3];
+  if (!node.pick({"name", "type", "data"}, field)) node.check_keys({"name", "type", "data"}, "a modifier", problems);
+  problems.check([&] { m.name = nonempty_name(node.required(field[0], "name")); });
+  if (!problems.check([&] { m.type = parse_modifier_type(node.required(field[1], "type")); })) return std::nullopt;
+  std::optional<Node> data;
+  problems.check([&] { data = node.required(field[2], "data"); });
   if (!data) return std::nullopt;
-  const std::string kind = to_string(m.type);
+  const char* const kind = to_string(m.type);
   problems.check([&] {
     switch (m.type) {
       case ModifierType::NormFactor:
       case ModifierType::ShapeFactor:
       case ModifierType::Lumi:
-        if (!data->is_null()) data->fail("expected null data for a " + kind + " modifier, found " + data->type_name());
+        if (!data->is_null()) data->fail(std::string("expected null data for a ") + kind + " modifier, found " + data->type_name());
         break;
       case ModifierType::NormSys: {
         expect_object(*data, "normsys data {\"hi\": factor, \"lo\": factor}");
-        data->check_keys({"hi", "lo"}, "normsys data", problems);
+        std::optional<Node> hilo[2];
+        if (!data->pick({"hi", "lo"}, hilo)) data->check_keys({"hi", "lo"}, "normsys data", problems);
         // The interpolation (codes 1 and 4) takes log(hi) and log(lo): factors must be > 0.
         problems.check([&] {
-          Node hi = data->at("hi");
+          Node hi = data->required(hilo[0], "hi");
           m.hi = hi.as_number();
           if (!(m.hi > 0)) hi.fail("normsys factor hi must be > 0 (it is a yield ratio), found " + num(m.hi));
         });
         problems.check([&] {
-          Node lo = data->at("lo");
+          Node lo = data->required(hilo[1], "lo");
           m.lo = lo.as_number();
           if (!(m.lo > 0)) lo.fail("normsys factor lo must be > 0 (it is a yield ratio), found " + num(m.lo));
         });
         break;
       }
-      case ModifierType::HistoSys:
+      case ModifierType::HistoSys: {
         expect_object(*data, "histosys data {\"hi_data\": [...], \"lo_data\": [...]}");
-        data->check_keys({"hi_data", "lo_data"}, "histosys data", problems);
-        problems.check([&] { m.hi_data = bin_values(data->at("hi_data"), nbins, "histosys hi_data", problems); });
-        problems.check([&] { m.lo_data = bin_values(data->at("lo_data"), nbins, "histosys lo_data", problems); });
+        std::optional<Node> hilo[2];
+        if (!data->pick({"hi_data", "lo_data"}, hilo)) data->check_keys({"hi_data", "lo_data"}, "histosys data", problems);
+        problems.check([&] { m.hi_data = bin_values(data->required(hilo[0], "hi_data"), nbins, "histosys", "hi_data", problems); });
+        problems.check([&] { m.lo_data = bin_values(data->required(hilo[1], "lo_data"), nbins, "histosys", "lo_data", problems); });
         break;
+      }
       case ModifierType::ShapeSys:
       case ModifierType::StatError:
-        m.uncertainties = bin_values(*data, nbins, kind + " uncertainties", problems, true);
+        m.uncertainties = bin_values(*data, nbins, kind, "uncertainties", problems, true);
         break;
     }
   });
@@ -150,30 +172,42 @@ std::optional<Sample> read_sample(const Node& node, std::optional<size_t> nbins,
   Sample s;
   s.pointer = node.pointer();
   expect_object(node, "a sample");
-  node.check_keys({"name", "data", "modifiers"}, "a sample", problems);
-  problems.check([&] { s.name = nonempty_name(node); });
+  std::optional<Node> field[3];
+  if (!node.pick({"name", "data", "modifiers"}, field)) node.check_keys({"name", "data", "modifiers"}, "a sample", problems);
+  problems.check([&] { s.name = nonempty_name(node.required(field[0], "name")); });
   const bool data_ok = problems.check([&] {
-    Node data = node.at("data");
+    Node data = node.required(field[1], "data");
     s.data = data.as_numbers();
     if (s.data.empty()) data.fail("sample data: at least 1 bin expected, found an empty array");
     if (nbins && s.data.size() != *nbins)
       data.fail("sample data: " + std::to_string(s.data.size()) + " bins, but channel " + safe_quote(channel) + " has " +
                 std::to_string(*nbins) + " (the bin count of its first sample)");
   });
-  std::optional<Node> mods = required(node, "modifiers", problems);
+  std::optional<Node> mods;
+  problems.check([&] { mods = node.required(field[2], "modifiers"); });
   if (mods && data_ok) {
     problems.check([&] {
-      std::set<std::pair<std::string, ModifierType>> seen;
-      for (const Node& mnode : mods->elements()) {
+      const std::vector<Node> nodes = mods->elements();
+      const auto sample_pointer = std::make_shared<const std::string>(s.pointer);
+      // (name, type) of the modifiers kept; the views point into s.modifiers, which is
+      // reserved up front and so never reallocates.
+      s.modifiers.reserve(nodes.size());
+      std::unordered_set<ModifierKey, ModifierKeyHash> seen;
+      seen.reserve(nodes.size());
+      for (size_t i = 0; i < nodes.size(); ++i) {
+        const Node& mnode = nodes[i];
         std::optional<Modifier> m;
         problems.check([&] { m = read_modifier(mnode, s.data.size(), problems); });
         if (!m) continue;
-        if (!seen.insert({m->name, m->type}).second) {
+        if (seen.count({m->name, m->type})) {
           problems.add(mnode.pointer(), "duplicate " + std::string(to_string(m->type)) + " modifier " + safe_quote(m->name) +
                                             " on sample " + safe_quote(s.name));
           continue;
         }
+        m->sample_pointer = sample_pointer;
+        m->index = i;
         s.modifiers.push_back(std::move(*m));
+        seen.insert({s.modifiers.back().name, s.modifiers.back().type});
       }
     });
   } else if (mods) {
@@ -189,7 +223,7 @@ std::optional<Channel> read_channel(const Node& node, ErrorCollector& problems) 
   c.pointer = node.pointer();
   expect_object(node, "a channel");
   node.check_keys({"name", "samples"}, "a channel", problems);
-  problems.check([&] { c.name = nonempty_name(node); });
+  problems.check([&] { c.name = nonempty_name_of(node); });
   std::optional<Node> samples = required(node, "samples", problems);
   if (samples) {
     problems.check([&] {
@@ -222,7 +256,7 @@ std::optional<Observation> read_observation(const Node& node, ErrorCollector& pr
   o.pointer = node.pointer();
   expect_object(node, "an observation");
   node.check_keys({"name", "data"}, "an observation", problems);
-  problems.check([&] { o.name = nonempty_name(node); });
+  problems.check([&] { o.name = nonempty_name_of(node); });
   problems.check([&] {
     Node data = node.at("data");
     o.data = data.as_numbers();
@@ -248,7 +282,7 @@ std::optional<ParameterConfig> read_parameter_config(const Node& node, ErrorColl
   p.pointer = node.pointer();
   expect_object(node, "a parameter configuration");
   node.check_keys({"name", "inits", "bounds", "fixed", "auxdata", "sigmas", "factors"}, "a parameter configuration", problems);
-  problems.check([&] { p.name = nonempty_name(node); });
+  problems.check([&] { p.name = nonempty_name_of(node); });
   auto nonempty_numbers = [&](const Node& v, const char* what) {
     std::vector<double> out = v.as_numbers();
     if (out.empty()) v.fail(std::string(what) + ": at least 1 value expected, found an empty array");
@@ -287,7 +321,7 @@ std::optional<Measurement> read_measurement(const Node& node, ErrorCollector& pr
   m.pointer = node.pointer();
   expect_object(node, "a measurement");
   node.check_keys({"name", "config"}, "a measurement", problems);
-  problems.check([&] { m.name = nonempty_name(node); });
+  problems.check([&] { m.name = nonempty_name_of(node); });
   std::optional<Node> config = required(node, "config", problems);
   if (config) {
     problems.check([&] {
@@ -539,6 +573,10 @@ const Observation* Workspace::observation(const std::string& channel) const {
   for (const Observation& o : observations)  // not indexed: built or edited by hand
     if (o.name == channel) return &o;
   return nullptr;
+}
+
+std::string Modifier::pointer() const {
+  return sample_pointer ? *sample_pointer + "/modifiers/" + std::to_string(index) : std::string();
 }
 
 }  // namespace hs3fit::pyhf

@@ -3,6 +3,7 @@
 // pointer it came from. model/histfactory_builder.h turns it into a Model with pyhf semantics.
 #pragma once
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -24,7 +25,11 @@ struct Modifier {
   double hi = 1.0, lo = 1.0;                 // normsys factors
   std::vector<double> hi_data, lo_data;      // histosys varied yields
   std::vector<double> uncertainties;         // shapesys / staterror absolute uncertainties
-  std::string pointer;                       // JSON pointer of the modifier object
+  // JSON pointer of the modifier object, built on demand (a workspace may hold a million
+  // modifiers): `sample_pointer` + "/modifiers/" + `index`; "" when sample_pointer is null.
+  std::string pointer() const;
+  std::shared_ptr<const std::string> sample_pointer;  // of the sample carrying it
+  size_t index = 0;                                   // in the sample's "modifiers" array
 };
 
 struct Sample {

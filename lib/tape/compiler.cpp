@@ -168,6 +168,8 @@ class Compiler {
   std::vector<Batch> batches_;
   std::vector<std::vector<Ref>> products_;
   std::unordered_map<std::vector<Ref>, uint32_t, VectorHash<Ref>> product_of_;
+  std::vector<const model::Modifier*> binwise_;  // of the channel being lowered
+  std::vector<size_t> binwise_begin_;
 
   void reset_shard() {
     for (uint32_t g : locals_) local_of_[g] = kNoSlot;
@@ -277,21 +279,33 @@ class Compiler {
       channels.push_back({ci, static_cast<uint32_t>(observed.size())});
       std::vector<std::optional<Ref>> factor(ch.samples.size());
       for (size_t s = 0; s < ch.samples.size(); ++s) factor[s] = sample_factor(ch.samples[s]);
+      // Per sample, the modifiers that act bin by bin (histosys, per-bin factors), in order:
+      // the scalar ones are all in `factor`, and the bin loop needs only these.
+      binwise_.clear();
+      binwise_begin_.assign(1, 0);
+      for (const model::Sample& sample : ch.samples) {
+        for (const model::Modifier& m : sample.modifiers)
+          if (m.kind == ModifierKind::HistoSys || m.per_bin()) binwise_.push_back(&m);
+        binwise_begin_.push_back(binwise_.size());
+      }
       for (uint32_t b = 0; b < nb; ++b) {
         double constant_yield = 0;
         for (size_t s = 0; s < ch.samples.size(); ++s) {
           const model::Sample& sample = ch.samples[s];
           const double nom = sample.nominal[b];
+          const model::Modifier* const* const mods_begin = binwise_.data() + binwise_begin_[s];
+          const model::Modifier* const* const mods_end = binwise_.data() + binwise_begin_[s + 1];
           // Histosys bins with hi = lo = nominal contribute Δ ≡ 0 (or F ≡ 1) in every code.
           bool has_delta = false;
-          for (const model::Modifier& m : sample.modifiers)
-            if (m.kind == ModifierKind::HistoSys && !model::is_multiplicative(m.interp) &&
+          for (auto mp = mods_begin; mp != mods_end; ++mp)
+            if (const model::Modifier& m = **mp; m.kind == ModifierKind::HistoSys && !model::is_multiplicative(m.interp) &&
                 !(m.hi_data[b] == nom && m.lo_data[b] == nom))
               has_delta = true;
           fac.clear();
           if (factor[s]) fac.push_back(*factor[s]);
           uint32_t histo_factor_batch = kNoSlot;
-          for (const model::Modifier& m : sample.modifiers) {
+          for (auto mp = mods_begin; mp != mods_end; ++mp) {
+            const model::Modifier& m = **mp;
             if (m.kind == ModifierKind::HistoSys) {
               if (m.hi_data[b] == nom && m.lo_data[b] == nom) {
                 ++tape_.folding.pruned_modifiers;
