@@ -135,7 +135,7 @@ std::string Node::type_name() const {
 }
 
 std::string Node::pointer() const {
-  std::string p = base_;
+  std::string p = base_ ? *base_ : std::string();
   for (size_t i = 0; i < num_steps_; ++i) {
     p += '/';
     if (steps_[i].key) p += pointer_token(std::string_view(steps_[i].key, steps_[i].value));

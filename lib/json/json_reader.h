@@ -1,6 +1,7 @@
 // Reading JSON with simdjson (DOM) while tracking the JSON pointer of every value, so that
 // every error names the exact place (`/channels/0/samples/2/data: expected array of numbers`).
 #pragma once
+#include <cstring>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -25,8 +26,10 @@ std::string safe_quote(std::string_view text, size_t max_bytes = 80);
 
 class Node {
  public:
-  Node(simdjson::dom::element element, std::string pointer) : element_(element), base_(std::move(pointer)) {}
-  // Copies only the path steps in use (the step array is not initialised beyond them).
+  Node(simdjson::dom::element element, std::string pointer)
+      : element_(element), base_(pointer.empty() ? nullptr : std::make_shared<const std::string>(std::move(pointer))) {}
+  // Copies are cheap: a shared base (null for values under the root) and a fixed step array
+  // (only the first num_steps_ steps are meaningful).
   Node(const Node& o) : element_(o.element_), base_(o.base_), num_steps_(o.num_steps_) { copy_steps(o); }
   Node(Node&& o) noexcept : element_(o.element_), base_(std::move(o.base_)), num_steps_(o.num_steps_) { copy_steps(o); }
   Node& operator=(const Node& o) {
@@ -101,16 +104,14 @@ class Node {
   };
   static constexpr size_t kInlineSteps = 12;  // deeper paths fold into base_
 
-  void copy_steps(const Node& o) {
-    for (size_t i = 0; i < num_steps_; ++i) steps_[i] = o.steps_[i];
-  }
+  void copy_steps(const Node& o) { std::memcpy(steps_, o.steps_, sizeof steps_); }  // fixed size: a few moves
   Node child(simdjson::dom::element element, std::string_view key) const;
   Node child(simdjson::dom::element element, size_t index) const;
   Node with_step(simdjson::dom::element element, Step step) const;
   void expect(bool ok, const char* expected) const;
 
   simdjson::dom::element element_;
-  std::string base_;  // pointer of the first step's parent
+  std::shared_ptr<const std::string> base_;  // pointer of the first step's parent; null = "" (the root)
   size_t num_steps_ = 0;
   Step steps_[kInlineSteps];  // the first num_steps_ are set
 };

@@ -4,7 +4,6 @@
 #include <functional>
 #include <set>
 #include <string_view>
-#include <unordered_set>
 
 #include "core/error.h"
 #include "json/diagnostics.h"
@@ -101,13 +100,35 @@ std::vector<double> bin_values(const Node& node, size_t nbins, const char* kind,
   return v;
 }
 
-struct ModifierKey {
-  std::string_view name;
-  ModifierType type;
-  bool operator==(const ModifierKey& o) const { return type == o.type && name == o.name; }
-};
-struct ModifierKeyHash {
-  size_t operator()(const ModifierKey& k) const { return std::hash<std::string_view>()(k.name) ^ static_cast<size_t>(k.type); }
+// The (name, type) pairs of a sample's modifiers kept so far: open addressing over their
+// indices in the sample's vector, so that no allocation is made per modifier.
+class ModifierSet {
+ public:
+  ModifierSet(const std::vector<Modifier>& mods, size_t n) : mods_(mods) {
+    size_t cap = 16;
+    while (cap < 2 * n) cap <<= 1;
+    slots_.assign(cap, kEmpty);
+  }
+  bool contains(std::string_view name, ModifierType type) const {
+    for (size_t i = hash(name, type);; i = (i + 1) & (slots_.size() - 1)) {
+      if (slots_[i] == kEmpty) return false;
+      const Modifier& m = mods_[slots_[i]];
+      if (m.type == type && m.name == name) return true;
+    }
+  }
+  void insert(size_t index) {  // mods_[index] must not be contained yet
+    size_t i = hash(mods_[index].name, mods_[index].type);
+    while (slots_[i] != kEmpty) i = (i + 1) & (slots_.size() - 1);
+    slots_[i] = index;
+  }
+
+ private:
+  static constexpr size_t kEmpty = ~size_t(0);
+  size_t hash(std::string_view name, ModifierType type) const {
+    return (std::hash<std::string_view>()(name) * 31 + static_cast<size_t>(type)) & (slots_.size() - 1);
+  }
+  const std::vector<Modifier>& mods_;
+  std::vector<size_t> slots_;
 };
 
 std::optional<Modifier> read_modifier(const Node& node, size_t nbins, ErrorCollector& problems) {
@@ -189,17 +210,14 @@ std::optional<Sample> read_sample(const Node& node, std::optional<size_t> nbins,
     problems.check([&] {
       const std::vector<Node> nodes = mods->elements();
       const auto sample_pointer = std::make_shared<const std::string>(s.pointer);
-      // (name, type) of the modifiers kept; the views point into s.modifiers, which is
-      // reserved up front and so never reallocates.
       s.modifiers.reserve(nodes.size());
-      std::unordered_set<ModifierKey, ModifierKeyHash> seen;
-      seen.reserve(nodes.size());
+      ModifierSet seen(s.modifiers, nodes.size());
       for (size_t i = 0; i < nodes.size(); ++i) {
         const Node& mnode = nodes[i];
         std::optional<Modifier> m;
         problems.check([&] { m = read_modifier(mnode, s.data.size(), problems); });
         if (!m) continue;
-        if (seen.count({m->name, m->type})) {
+        if (seen.contains(m->name, m->type)) {
           problems.add(mnode.pointer(), "duplicate " + std::string(to_string(m->type)) + " modifier " + safe_quote(m->name) +
                                             " on sample " + safe_quote(s.name));
           continue;
@@ -207,7 +225,7 @@ std::optional<Sample> read_sample(const Node& node, std::optional<size_t> nbins,
         m->sample_pointer = sample_pointer;
         m->index = i;
         s.modifiers.push_back(std::move(*m));
-        seen.insert({s.modifiers.back().name, s.modifiers.back().type});
+        seen.insert(s.modifiers.size() - 1);
       }
     });
   } else if (mods) {

@@ -433,7 +433,9 @@ class Compiler {
     std::vector<double> soa(m * nc);
     for (size_t e = 0; e < m; ++e)
       for (size_t c = 0; c < nc; ++c) soa[c * m + e] = B.coeff[e * nc + c];
-    std::vector<uint32_t> idx = B.seg;
+    std::vector<uint32_t> idx;
+    idx.reserve(B.seg.size() + m);
+    idx.insert(idx.end(), B.seg.begin(), B.seg.end());
     for (size_t e = 0; e < m; ++e) idx.push_back(param_base + B.param[e]);
     for (uint32_t s = 0; s < B.segments(); ++s) tape_.max_segment = std::max(tape_.max_segment, B.seg[s + 1] - B.seg[s]);
     emit({op, B.segments(), B.out, a, B.store, add_consts(soa), add_indices(idx)});
