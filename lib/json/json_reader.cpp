@@ -655,41 +655,22 @@ bool too_deep(const std::string& s, size_t& where) {
 }
 
 // simdjson keeps the first of duplicate keys, Python's json (and so pyhf) the last: refuse them
-// rather than read a number other tools would not. One walk over the DOM finds the first
-// duplicate (pre-order; within an object the smallest duplicated key) and whether the nesting
-// goes deeper than kMaxDepth, which takes precedence. No allocation per object: the path is
-// kept as views into the document and formatted only for a message.
+// rather than read a number other tools would not. One pass over simdjson's tape (the DOM's
+// flat layout, simdjson doc/tape.md) finds the first duplicate (pre-order; within an object the
+// smallest duplicated key) and whether the nesting goes deeper than kMaxDepth, which takes
+// precedence. Nothing is allocated per value: the path is kept as views into the document and
+// formatted only for a message.
+static_assert(simdjson::SIMDJSON_VERSION_MAJOR == 3,
+              "StructureCheck reads simdjson 3's tape layout: check it against the new version's doc/tape.md");
 class StructureCheck {
  public:
+  explicit StructureCheck(const simdjson::dom::document& doc) : tape_(doc.tape.get()), strings_(doc.string_buf.get()) {}
+
   // False when the nesting is deeper than kMaxDepth (the walk stops there).
-  bool walk(simdjson::dom::element el, size_t depth) {
-    if (depth > kMaxDepth) return false;
-    if (el.type() == simdjson::dom::element_type::ARRAY) {
-      simdjson::dom::array arr = el.get_array().value_unsafe();
-      size_t i = 0;
-      for (auto child : arr) {
-        const auto t = child.type();
-        if (t == simdjson::dom::element_type::ARRAY || t == simdjson::dom::element_type::OBJECT) {
-          path_.push_back({nullptr, i});
-          if (!walk(child, depth + 1)) return false;
-          path_.pop_back();
-        }
-        ++i;
-      }
-      return true;
-    }
-    if (el.type() != simdjson::dom::element_type::OBJECT) return true;
-    simdjson::dom::object obj = el.get_object().value_unsafe();
-    if (!found_) check_object(obj);
-    for (auto field : obj) {
-      const auto t = field.value.type();
-      if (t == simdjson::dom::element_type::ARRAY || t == simdjson::dom::element_type::OBJECT) {
-        path_.push_back({field.key.data(), field.key.size()});
-        if (!walk(field.value, depth + 1)) return false;
-        path_.pop_back();
-      }
-    }
-    return true;
+  bool run() {
+    ok_ = true;
+    walk(1, 1);  // tape_[0] is the root word, the value starts at 1
+    return ok_;
   }
 
   bool found() const { return found_; }
@@ -702,9 +683,57 @@ class StructureCheck {
     size_t value;
   };
 
-  void check_object(simdjson::dom::object obj) {
+  char type(size_t i) const { return static_cast<char>(tape_[i] >> 56); }
+  bool is_container(size_t i) const { return type(i) == '[' || type(i) == '{'; }
+  // The tape index after the value starting at i.
+  size_t next(size_t i) const {
+    switch (type(i)) {
+      case '[':
+      case '{': return static_cast<uint32_t>(tape_[i]);  // the word after the matching close
+      case 'l':
+      case 'u':
+      case 'd': return i + 2;  // the number is in the next word
+      default: return i + 1;
+    }
+  }
+  std::string_view string_at(size_t i) const {
+    const uint8_t* p = strings_ + (tape_[i] & simdjson::internal::JSON_VALUE_MASK);
+    uint32_t len;
+    std::memcpy(&len, p, sizeof len);
+    return std::string_view(reinterpret_cast<const char*>(p + sizeof len), len);
+  }
+
+  // Walks the value at tape index i (a container when depth > 1).
+  void walk(size_t i, size_t depth) {
+    if (!is_container(i)) return;
+    if (depth > kMaxDepth) {
+      ok_ = false;
+      return;
+    }
+    const size_t close = next(i) - 1;  // the index of ']' or '}'
+    if (type(i) == '[') {
+      size_t index = 0;
+      for (size_t j = i + 1; j < close && ok_; j = next(j), ++index) {
+        if (!is_container(j)) continue;
+        path_.push_back({nullptr, index});
+        walk(j, depth + 1);
+        path_.pop_back();
+      }
+      return;
+    }
+    if (!found_) check_object(i, close);
+    for (size_t j = i + 1; j < close && ok_; j = next(j + 1)) {  // j: a key, j + 1: its value
+      if (!is_container(j + 1)) continue;
+      const std::string_view key = string_at(j);
+      path_.push_back({key.data(), key.size()});
+      walk(j + 1, depth + 1);
+      path_.pop_back();
+    }
+  }
+
+  void check_object(size_t open, size_t close) {
     keys_.clear();
-    for (auto field : obj) keys_.push_back(field.key);
+    for (size_t j = open + 1; j < close; j = next(j + 1)) keys_.push_back(string_at(j));
     const std::string_view* dup = nullptr;
     if (keys_.size() <= 16) {  // small objects: compare pairs, keep the smallest duplicated key
       for (size_t i = 0; i < keys_.size(); ++i)
@@ -723,8 +752,11 @@ class StructureCheck {
     dup_pointer_ += "/" + pointer_token(dup_key_);
   }
 
+  const uint64_t* tape_;
+  const uint8_t* strings_;
   std::vector<Step> path_;
   std::vector<std::string_view> keys_;  // scratch
+  bool ok_ = true;
   bool found_ = false;
   std::string dup_pointer_;
   std::string_view dup_key_;
@@ -764,8 +796,8 @@ Document parse(std::string text, std::string source) {
     throw Error(ErrorKind::Input, p.pointer.empty() ? source : source + ":" + p.pointer,
                 "invalid JSON " + where + ": " + p.message);
   }
-  StructureCheck check;
-  if (!check.walk(doc.root_, 1)) {
+  StructureCheck check(doc.parser_->doc);
+  if (!check.run()) {
     size_t deep_at = 0;
     if (!too_deep(text, deep_at)) throw Error(ErrorKind::Internal, source, "nesting depth: the DOM and the text disagree");
     throw depth_error(deep_at);
