@@ -399,6 +399,21 @@ struct SegmentSum {
   }
 };
 
+// Σ_j term(d, j) over j < n: full vectors summed lane-wise, then across lanes, then a one-lane
+// tail (the summation order every reduction op uses, so targets differ only by rounding).
+template <class F>
+HWY_INLINE double SumTerms(size_t n, const F& term) {
+  const hn::ScalableTag<double> d;
+  const size_t L = hn::Lanes(d);
+  auto acc = hn::Zero(d);
+  size_t j = 0;
+  for (; j + L <= n; j += L) acc = hn::Add(acc, term(d, j));
+  double sum = hn::GetLane(hn::SumOfLanes(d, acc));
+  const hn::CappedTag<double, 1> d1;
+  for (; j < n; ++j) sum += hn::GetLane(term(d1, j));
+  return sum;
+}
+
 // g(q) = q − ln(1+q) ≥ 0, accurate to a few ulp of g itself (Highway's Log1p is accurate only
 // relative to ln(1+q), so q − Log1p(q) would lose everything for tiny q, where g ≈ q²/2: a
 // Poisson term n·g(q) with n = 1e10 needs g(1e-6) to 1e-20). For |q| < 0.1 the atanh series:
@@ -442,15 +457,7 @@ struct PoissonMain {
   static void forward(const Instr& in, const Ctx& c) {
     const double* nu = c.x + in.a;
     const double* n = c.x + in.b;
-    const hn::ScalableTag<double> d;
-    const size_t L = hn::Lanes(d);
-    auto acc = hn::Zero(d);
-    size_t i = 0;
-    for (; i + L <= in.n; i += L) acc = hn::Add(acc, PoissonTerm(d, nu + i, n + i));
-    double sum = hn::GetLane(hn::SumOfLanes(d, acc));
-    const hn::CappedTag<double, 1> d1;
-    for (; i < in.n; ++i) sum += hn::GetLane(PoissonTerm(d1, nu + i, n + i));
-    c.x[in.out] = sum + c.K[in.k];
+    c.x[in.out] = SumTerms(in.n, [&](auto d, size_t i) { return PoissonTerm(d, nu + i, n + i); }) + c.K[in.k];
   }
   static void adjoint(const Instr& in, const Ctx& c) {
     if (!c.varies(in.a)) return;
@@ -476,15 +483,7 @@ struct GaussConstraint {
     return hn::Mul(hn::Set(d, 0.5), hn::Mul(z, z));
   }
   static void forward(const Instr& in, const Ctx& c) {
-    const hn::ScalableTag<double> d;
-    const size_t L = hn::Lanes(d);
-    auto acc = hn::Zero(d);
-    size_t j = 0;
-    for (; j + L <= in.n; j += L) acc = hn::Add(acc, Term(d, in, c, j));
-    double sum = hn::GetLane(hn::SumOfLanes(d, acc));
-    const hn::CappedTag<double, 1> d1;
-    for (; j < in.n; ++j) sum += hn::GetLane(Term(d1, in, c, j));
-    c.x[in.out] = sum + c.K[in.k + 2 * in.n];
+    c.x[in.out] = SumTerms(in.n, [&](auto d, size_t j) { return Term(d, in, c, j); }) + c.K[in.k + 2 * in.n];
   }
   static void adjoint(const Instr& in, const Ctx& c) {
     const double* aux = c.K + in.k;
@@ -508,15 +507,7 @@ struct PoissonConstraint {
     return hn::IfThenElse(hn::Gt(aux, hn::Zero(d)), hn::Mul(aux, QMinusLog1p(d, q)), hn::Mul(theta, rho));
   }
   static void forward(const Instr& in, const Ctx& c) {
-    const hn::ScalableTag<double> d;
-    const size_t L = hn::Lanes(d);
-    auto acc = hn::Zero(d);
-    size_t j = 0;
-    for (; j + L <= in.n; j += L) acc = hn::Add(acc, Term(d, in, c, j));
-    double sum = hn::GetLane(hn::SumOfLanes(d, acc));
-    const hn::CappedTag<double, 1> d1;
-    for (; j < in.n; ++j) sum += hn::GetLane(Term(d1, in, c, j));
-    c.x[in.out] = sum + c.K[in.k + 3 * in.n];
+    c.x[in.out] = SumTerms(in.n, [&](auto d, size_t j) { return Term(d, in, c, j); }) + c.K[in.k + 3 * in.n];
   }
   static void adjoint(const Instr& in, const Ctx& c) {
     const double* aux = c.K + in.k;
