@@ -125,9 +125,7 @@ void run_patchset_limits(const LimitCommand& o, int& exit_code) {
   man.write_or_check(o.out_dir);
   const std::string hash = man.hash();
   const std::string path = shards::shard_path(o.out_dir, shard);
-  if (shards::file_exists(path)) {
-    const json::Document d = json::parse_file(path);
-    if (d.root().at("manifest_hash").as_string() != hash) throw Error(ErrorKind::Usage, path, "this shard file belongs to another run");
+  if (shards::shard_complete(path, hash)) {
     print(fmt::format("shard {}: already complete in {}\n", shard.name(), path));
     return;
   }
@@ -189,9 +187,7 @@ void run_toy_shard(const LimitCommand& o) {
   man.write_or_check(o.out_dir);
   const std::string hash = man.hash();
   const std::string path = shards::shard_path(o.out_dir, shard);
-  if (shards::file_exists(path)) {
-    const json::Document d = json::parse_file(path);
-    if (d.root().at("manifest_hash").as_string() != hash) throw Error(ErrorKind::Usage, path, "this shard file belongs to another run");
+  if (shards::shard_complete(path, hash)) {
     print(fmt::format("shard {}: already complete in {}\n", shard.name(), path));
     return;
   }

@@ -100,12 +100,7 @@ ScanShardRun run_scan_shard(Likelihood& l, const std::vector<uint32_t>& params, 
   size_t mine = 0;
   for (size_t c : my_chains) mine += chains[c].size();
 
-  if (shards::file_exists(run.path)) {
-    // Finished before: check that it belongs to this manifest, then there is nothing to do.
-    const json::Document d = json::parse_file(run.path);
-    const std::string h = d.root().at("manifest_hash").as_string();
-    if (h != manifest_hash)
-      throw Error(ErrorKind::Usage, run.path, "this shard file belongs to another run (manifest hash " + h + ", expected " + manifest_hash + ")");
+  if (shards::shard_complete(run.path, manifest_hash)) {  // finished before: nothing to do
     run.already_complete = true;
     run.resumed = static_cast<int>(mine);
     return run;

@@ -97,6 +97,15 @@ bool file_exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
+bool shard_complete(const std::string& path, const std::string& manifest_hash) {
+  if (!file_exists(path)) return false;
+  const json::Document d = json::parse_file(path);
+  const std::string h = d.root().at("manifest_hash").as_string();
+  if (h != manifest_hash)
+    throw Error(ErrorKind::Usage, path, "this shard file belongs to another run (manifest hash " + h + ", expected " + manifest_hash + ")");
+  return true;
+}
+
 namespace {
 void write_all(int fd, const std::string& text, const std::string& path) {
   size_t done = 0;

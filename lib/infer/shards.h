@@ -62,6 +62,9 @@ std::string hash_files(const std::vector<std::string>& paths);
 // mkdir -p; Error(Io) naming the directory when it cannot be made.
 void make_directory(const std::string& dir);
 bool file_exists(const std::string& path);
+// True when the finished shard file `path` exists and was written for `manifest_hash` (nothing
+// left to do); false when it does not exist; Error(Usage) when it belongs to another run.
+bool shard_complete(const std::string& path, const std::string& manifest_hash);
 // Write `text` to `path` atomically: a temp file in the same directory (named after host and
 // pid, so concurrent writers never share one), fsync, rename over `path`, fsync the directory.
 void write_file_atomic(const std::string& path, const std::string& text);
