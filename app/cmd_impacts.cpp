@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
+#include <fmt/format.h>
 #include <memory>
 #include <spdlog/spdlog.h>
 
@@ -10,6 +11,8 @@
 #include "common_options.h"
 #include "infer/impacts.h"
 #include "infer/likelihood.h"
+#include "infer/shards.h"
+#include "core/error.h"
 #include "model/overrides.h"
 #include "report/impacts_report.h"
 #include "report/plot.h"
@@ -17,6 +20,33 @@
 namespace hs3fit::app {
 
 namespace {
+
+// What defines a sharded impacts result: the model options, the workspace (and patch) bytes,
+// the fit options, the parameters (items, in order) and the number of shards.
+template <class Opts>
+shards::Manifest impacts_manifest(const Opts& o, const LoadedModel& lm, const std::vector<uint32_t>& params, int nshards) {
+  const ModelOptions& mo = o.model;
+  std::vector<std::string> files{mo.workspace};
+  for (const pyhf::PatchRequest& p : to_load_options(mo).patches) files.push_back(p.file);
+  shards::Manifest man("impacts");
+  man.set("workspace", lm.source);
+  man.set("workspace_hash", shards::hash_files(files));
+  man.set("measurement", lm.measurement);
+  man.set("poi", lm.model.poi ? lm.model.parameters[*lm.model.poi].name : std::string());
+  man.set("patches", mo.patches).set("patchset", mo.patchset).set("measurement_option", mo.measurement).set("poi_option", mo.poi);
+  man.set("set", mo.set).set("fix", mo.fix).set("float", mo.release).set("bounds", mo.bounds);
+  man.set("normsys_interp", mo.normsys_interp).set("histosys_interp", mo.histosys_interp);
+  man.set("analysis", mo.analysis).set("likelihoods", mo.likelihoods).set("shapesys_vals", mo.shapesys_vals);
+  man.set("tolerance", o.tolerance);
+  man.set("verify_fits", o.verify_fits);
+  man.set("top", static_cast<long long>(o.top));
+  std::vector<std::string> names;
+  for (uint32_t p : params) names.push_back(lm.model.parameters[p].name);
+  man.set("items", names);
+  man.set("assignment", "parameter k (0-based in items) -> shard (k mod N) + 1");
+  man.set("shards", nshards);
+  return man;
+}
 
 void register_impacts(CLI::App& app, int& exit_code) {
   struct Opts {
@@ -26,6 +56,8 @@ void register_impacts(CLI::App& app, int& exit_code) {
     std::string plot, parameters;
     double tolerance = fit::FitOptions{}.tolerance;
     bool verify_fits = false;
+    std::string shard;    // --shard i/N
+    std::string out_dir;  // -o DIR
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("impacts", "Impacts of the nuisance parameters on the POI (pre-/post-fit ±1σ), ranked, with pulls");
@@ -38,7 +70,17 @@ void register_impacts(CLI::App& app, int& exit_code) {
                 "the nominal Hessian leave above 1e-3 x the EDM goal (slower, same numbers)");
   cmd->add_flag("--json", o->json, "Print the result as JSON (schema in docs/impacts.md)");
   cmd->add_option("--tolerance", o->tolerance, "EDM goal = 0.002 * tolerance * 0.5 (Minuit convention)")->check(CLI::PositiveNumber);
+  cmd->add_option("--shard", o->shard,
+                  "Compute only shard I of N (1-based, e.g. $SLURM_ARRAY_TASK_ID/N): parameter k goes to shard (k mod N)+1; needs -o DIR; "
+                  "rerunning resumes; combine with 'hs3fit merge DIR'");
+  cmd->add_option("-o,--output-dir", o->out_dir, "Directory for sharded results (manifest.json, shard-I-of-N.json); -o alone = --shard 1/1");
   cmd->callback([o, &exit_code] {
+    const bool sharded = !o->shard.empty() || !o->out_dir.empty();
+    if (!o->shard.empty() && o->out_dir.empty()) throw Error(ErrorKind::Usage, "--shard", "sharded impacts write their results into a directory: add -o DIR");
+    const shards::Shard shard = o->shard.empty() ? shards::Shard{} : shards::parse_shard(o->shard);
+    if (sharded && (o->json || !o->plot.empty()))
+      throw Error(ErrorKind::Usage, "-o", "a shard writes its results into the directory; --json and --plot belong to 'hs3fit merge DIR'");
+    if (sharded && o->model.workspace == "-") throw Error(ErrorKind::Usage, "--shard", "sharded runs read the workspace from a file, not standard input");
     if (!o->plot.empty()) report::plot::terminal(o->plot, 1, 1, "--plot");  // a bad extension fails before the fits
     const auto t0 = std::chrono::steady_clock::now();
     LoadedModel lm = load_model(o->model.workspace, to_load_options(o->model));
@@ -46,14 +88,21 @@ void register_impacts(CLI::App& app, int& exit_code) {
     io.top = o->top;
     io.verify_fits = o->verify_fits;
     if (!o->parameters.empty()) io.only = model::parse_name_list(o->parameters);
-    infer::ImpactsResult r = infer::impacts(lm.model, infer::inference_fit_options(o->tolerance), io);
-    const model::Parameter& poi = lm.model.parameters[r.poi];
-    if (std::find(r.nominal.at_limit.begin(), r.nominal.at_limit.end(), poi.name) != r.nominal.at_limit.end())
-      spdlog::warn("the POI '{}' is at its bound ({:g}): shifts towards the bound cannot move it, so impacts are truncated; "
-                   "consider widening it (--bounds {}=LO:HI)", poi.name, r.poi_hat, poi.name);
-    if (!infer::usable(r.nominal)) spdlog::warn("nominal fit did not converge: {} (EDM {:.3g})", r.nominal.status, r.nominal.edm);
-    for (const infer::Impact& im : r.impacts)
-      for (const std::string& f : im.failed) spdlog::warn("impact of '{}': fit {} did not converge", im.pull.name, f);
+    const fit::FitOptions fo = infer::inference_fit_options(o->tolerance);
+    if (sharded) {
+      const shards::Manifest man = impacts_manifest(*o, lm, infer::impact_parameters(lm.model, io), shard.count);
+      man.write_or_check(o->out_dir);
+      const infer::ImpactsShardRun run = infer::run_impacts_shard(lm.model, fo, io, o->out_dir, shard, man.hash());
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (run.already_complete)
+        print(fmt::format("shard {}: already complete in {}\n", shard.name(), run.path));
+      else
+        print(fmt::format("shard {}: {} parameters ({} computed, {} from the checkpoint) in {} ({:.3f} s)\n", shard.name(), run.items, run.computed,
+                          run.resumed, run.path, s));
+      return;  // fits that did not converge are reported by merge (exit code 1 there)
+    }
+    infer::ImpactsResult r = infer::impacts(lm.model, fo, io);
+    report::warn_impacts(lm.model.parameters[r.poi].name, r, infer::usable(r.nominal));
     if (!r.converged) exit_code = kExitNotConverged;
     report::RunInfo info{lm.source, lm.measurement, lm.parse_s, lm.build_s, 0, 0, ""};
     info.total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -1,5 +1,5 @@
 // hs3fit merge DIR: combine the shards of a sharded run (scan --shard, limit --toys --shard,
-// limit --patchset --shard) into the result the single-process run prints, after checking
+// limit --patchset --shard, impacts --shard) into the result the single-process run prints, after checking
 // that every shard is there, finished and made by the same run (manifest hash).
 #include <CLI/CLI.hpp>
 #include <chrono>
@@ -10,12 +10,15 @@
 #include "commands.h"
 #include "common_options.h"
 #include "core/error.h"
+#include "infer/impacts.h"
 #include "infer/patchset_limits.h"
 #include "infer/scan_shards.h"
 #include "infer/shards.h"
 #include "infer/toys.h"
 #include "json/json_reader.h"
+#include "report/impacts_report.h"
 #include "report/infer_report.h"
+#include "report/plot.h"
 
 namespace hs3fit::app {
 
@@ -163,6 +166,24 @@ void merge_toys(const MergeCommand& o, int& exit_code) {
   print(o.json ? report::hypotest_json(m, t.result, &t.obs_error, info) : report::hypotest_table(m, t.result, &t.obs_error, info));
 }
 
+// Impacts shards: every parameter once, then ranked exactly as the single-process run.
+void merge_impacts(const MergeCommand& o, int& exit_code) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (o.csv) throw Error(ErrorKind::Usage, "--csv", "impacts merge into a table or --json");
+  if (!o.plot.empty()) report::plot::terminal(o.plot, 1, 1, "--plot");  // a bad extension fails before reading the shards
+  infer::MergedImpacts mi = infer::merge_impacts(o.dir);
+  if (report_problems(o.dir, mi.problems, exit_code)) return;
+  const model::Model m = names_only_model({}, mi.poi);
+  infer::ImpactsResult& r = mi.result;
+  r.poi = *m.poi;
+  report::warn_impacts(mi.poi, r, mi.nominal_usable);
+  if (!r.converged) exit_code = kExitNotConverged;
+  report::RunInfo info{mi.workspace, mi.measurement, 0, 0, 0, 0, ""};
+  info.total_s = seconds_since(t0);
+  print(o.json ? report::impacts_json(m, r, info) : report::impacts_table(m, r, info));
+  if (!o.plot.empty()) report::plot_impacts(m, r, o.plot, "--plot");
+}
+
 void run_merge(const MergeCommand& o, int& exit_code) {
   if (o.json && o.csv) throw Error(ErrorKind::Usage, "--csv", "choose one of --json and --csv");
   const std::string manifest = shards::read_manifest(o.dir);
@@ -171,16 +192,17 @@ void run_merge(const MergeCommand& o, int& exit_code) {
   if (command == "scan") return merge_scan(o, exit_code);
   if (command == "limit-patchset") return merge_patchset(o, exit_code);
   if (command == "limit-toys") return merge_toys(o, exit_code);
+  if (command == "impacts") return merge_impacts(o, exit_code);
   throw Error(ErrorKind::Input, shards::manifest_path(o.dir), "unknown sharded command '" + command + "'");
 }
 
 void register_merge(CLI::App& app, int& exit_code) {
   auto opts = std::make_shared<MergeCommand>();
-  CLI::App* cmd = app.add_subcommand("merge", "Merge the shards of a sharded scan or limit run (directory of --shard I/N -o DIR) into one result");
+  CLI::App* cmd = app.add_subcommand("merge", "Merge the shards of a sharded scan, limit or impacts run (directory of --shard I/N -o DIR) into one result");
   cmd->add_option("dir", opts->dir, "Output directory of the shards (with manifest.json)")->required();
   cmd->add_flag("--json", opts->json, "Print the merged result as JSON (the same schema as the unsharded command)");
   cmd->add_flag("--csv", opts->csv, "Print a merged scan as CSV");
-  cmd->add_option("--plot", opts->plot, "Also plot the merged scan with gnuplot: FILE.svg, .png or .pdf");
+  cmd->add_option("--plot", opts->plot, "Also plot the merged scan or impacts with gnuplot: FILE.svg, .png or .pdf");
   cmd->callback([opts, &exit_code] { run_merge(*opts, exit_code); });
 }
 

@@ -3,11 +3,13 @@
 // Combine's impacts and cabinetry's ranking), and expected yields with uncertainties from
 // linear error propagation with the exact Jacobian of the yields. Conventions: docs/impacts.md.
 #pragma once
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "fit/minimizer.h"
 #include "infer/likelihood.h"
+#include "infer/shards.h"
 #include "model/model.h"
 #include "model/yields.h"
 
@@ -62,6 +64,8 @@ struct Impact {
   bool converged = true;           // every conditional fit usable (infer::usable)
   std::vector<std::string> failed; // which shifts failed: "prefit_up", ... (their Δμ is NaN)
   int fits = 0;
+  int minimizer_fits = 0;          // of which finished by fit::minimize
+  size_t item = 0;                 // position among the computed parameters (impact_parameters order)
   double rank_key() const;         // max(|postfit_up|, |postfit_down|); NaN treated as +∞ (shown first)
 };
 
@@ -84,6 +88,61 @@ ImpactsResult impacts(const model::Model& m, const fit::FitOptions& fit_options,
 
 // Sort by rank_key (largest first, ties by model order).
 void rank_impacts(std::vector<Impact>& impacts);
+
+// The parameters impacts are computed for, in model order (every free parameter except the
+// POI) or in --parameters order. Error(Usage) when the model has no free POI or a named
+// parameter is fixed or the POI. Depends on the model only (not on the fit).
+std::vector<uint32_t> impact_parameters(const model::Model& m, const ImpactOptions& options);
+
+// impacts() step by step, for sharded runs: the constructor does the nominal fit (with HESSE)
+// and prepares the conditional fits; compute(k) does the four fits of parameter k of
+// impact_parameters() — each from the nominal minimum, so the result does not depend on which
+// other parameters were computed (or in which process).
+class ImpactsRun {
+ public:
+  ImpactsRun(const model::Model& m, const fit::FitOptions& fit_options, const ImpactOptions& options);
+  ~ImpactsRun();
+  ImpactsRun(const ImpactsRun&) = delete;
+  ImpactsRun& operator=(const ImpactsRun&) = delete;
+  // poi, nominal, poi_hat, poi_error, converged (= the nominal fit usable), time_nominal_s; no impacts yet.
+  const ImpactsResult& nominal() const;
+  const std::vector<Pull>& selected() const;  // one per impact_parameters() entry
+  Impact compute(size_t k);
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+// Add the impacts to `r` (fits, minimizer_fits, converged), rank them (rank_impacts) and keep
+// the first `top` (0 = all); r.ranked = how many there were.
+void finish_impacts(ImpactsResult& r, std::vector<Impact> impacts, size_t top);
+
+// ------------------------------------------------------------------------------ sharded impacts
+// `hs3fit impacts --shard I/N -o DIR` / `hs3fit merge DIR` (files and rules: shards.h,
+// docs/batch.md). Item k = parameter k of impact_parameters(); it belongs to shard (k mod N)+1.
+// Every shard repeats the nominal fit (deterministic; merge checks that the shards agree).
+// A checkpoint line per finished parameter; a rerun resumes. The merged result is ranked by
+// rank_impacts() like the single-process run and equal to it bit for bit (timings aside).
+
+struct ImpactsShardRun {
+  std::string path;               // the shard file
+  size_t items = 0;               // parameters of this shard
+  int computed = 0, resumed = 0;  // computed now / read back from the checkpoint
+  bool already_complete = false;  // the shard file existed: nothing was done (not even the nominal fit)
+};
+// Run (or resume) one shard. The manifest must already be written or checked.
+ImpactsShardRun run_impacts_shard(const model::Model& m, const fit::FitOptions& fit_options, const ImpactOptions& options,
+                                  const std::string& dir, const shards::Shard& shard, const std::string& manifest_hash);
+
+struct MergedImpacts {
+  std::string workspace, measurement, poi;
+  ImpactsResult result;            // ranked and cut to the manifest's --top; result.poi = 0 (the POI's name is `poi`)
+  bool nominal_usable = false;
+  std::vector<std::string> problems;  // empty: complete and consistent
+  int shards = 0;
+};
+MergedImpacts merge_impacts(const std::string& dir);
 
 // ------------------------------------------------------------------------------ yields
 

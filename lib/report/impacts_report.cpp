@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "json/json_writer.h"
 #include "report/plot.h"
@@ -98,6 +99,15 @@ std::string impacts_json(const model::Model& m, const infer::ImpactsResult& r, c
   w.end_object();
   w.end_object();
   return w.str();
+}
+
+void warn_impacts(const std::string& poi, const infer::ImpactsResult& r, bool nominal_usable) {
+  if (std::find(r.nominal.at_limit.begin(), r.nominal.at_limit.end(), poi) != r.nominal.at_limit.end())
+    spdlog::warn("the POI '{}' is at its bound ({:g}): shifts towards the bound cannot move it, so impacts are truncated; "
+                 "consider widening it (--bounds {}=LO:HI)", poi, r.poi_hat, poi);
+  if (!nominal_usable) spdlog::warn("nominal fit did not converge: {} (EDM {:.3g})", r.nominal.status, r.nominal.edm);
+  for (const infer::Impact& im : r.impacts)
+    for (const std::string& f : im.failed) spdlog::warn("impact of '{}': fit {} did not converge", im.pull.name, f);
 }
 
 void plot_impacts(const model::Model& m, const infer::ImpactsResult& r, const std::string& path, const std::string& option) {
