@@ -14,6 +14,7 @@
 #include "expr/expr.h"
 #include "fit/minimizer.h"
 #include "hs3/graph.h"
+#include "hs3/hs3_inspect.h"
 #include "hs3/hs3_unbinned.h"
 #include "json/json_reader.h"
 #include "tape/compiler.h"
@@ -409,35 +410,49 @@ TEST_CASE("pyhs3 HistFactory files: NLL at init through the binned front end", "
   }
 }
 
-// Every HS3 file in shared/workspaces/hs3 loads and evaluates to a finite −ln L, or is refused
-// with an explanation (no likelihood to fit; the legacy ROOT layout).
+// Every HS3 file in shared/workspaces/hs3 loads: its document is listed and every distribution
+// and function checked without a problem (hs3fit inspect), its selected likelihood evaluates to
+// a finite −ln L; a file without likelihoods is refused by fit/eval saying so. Only the legacy
+// ROOT < 6.30 layout (root/rf515_hfJSON.json) is refused, with an explanation.
 TEST_CASE("Every HS3 workspace in the shared folder loads or is refused clearly", "[hs3][unbinned]") {
-  int loaded = 0, refused = 0;
+  int loaded = 0, listed_only = 0, legacy = 0;
   for (const auto& e : std::filesystem::recursive_directory_iterator(kDir)) {
     const std::string p = e.path().string();
     if (e.path().extension() != ".json" || e.path().filename() == "expected.json" || p.find("_hifa") != std::string::npos) continue;
     if (p.find("yield1000x") != std::string::npos || p.find("yield500x") != std::string::npos) continue;  // size only; covered elsewhere
     INFO(p);
-    try {
-      hs3fit::LoadedModel lm = load(p);
-      const std::vector<double> x = lm.model.initial_values();
-      double v;
-      if (lm.objective) {
-        v = nll(lm, x);
-      } else {
-        hs3fit::tape::Tape tp = hs3fit::tape::compile(lm.model);
-        v = hs3fit::eval::Evaluator(tp).nll(x.data());
-      }
-      CHECK(std::isfinite(v));
-      ++loaded;
-    } catch (const hs3fit::Error& err) {
-      const std::string m = err.message();
-      CHECK((m.find("no likelihoods") != std::string::npos || m.find("legacy HS3 layout") != std::string::npos));
-      ++refused;
+    hs3fit::json::Document doc = hs3fit::json::parse_file(p);
+    const hs3fit::hs3::DocumentSummary summary = hs3fit::hs3::summarize_document(doc.root());
+    if (p.find("rf515_hfJSON") != std::string::npos) {
+      REQUIRE(summary.problems.size() == 1);
+      CHECK(summary.problems[0].find("legacy HS3 layout") != std::string::npos);
+      CHECK_THROWS_WITH(load(p), Catch::Contains("legacy HS3 layout") && Catch::Contains("ROOT >= 6.30"));
+      ++legacy;
+      continue;
     }
+    for (const auto& prob : summary.problems) FAIL_CHECK(prob);
+    CHECK(summary.checked == summary.distributions.size() + summary.functions.size());
+    if (summary.likelihoods.empty()) {
+      CHECK(summary.domains.size() + summary.distributions.size() + summary.parameter_points.size() > 0);
+      CHECK_THROWS_WITH(load(p), Catch::Contains("nothing to fit") && Catch::Contains("hs3fit inspect"));
+      ++listed_only;
+      continue;
+    }
+    hs3fit::LoadedModel lm = load(p);
+    const std::vector<double> x = lm.model.initial_values();
+    double v;
+    if (lm.objective) {
+      v = nll(lm, x);
+    } else {
+      hs3fit::tape::Tape tp = hs3fit::tape::compile(lm.model);
+      v = hs3fit::eval::Evaluator(tp).nll(x.data());
+    }
+    CHECK(std::isfinite(v));
+    ++loaded;
   }
   CHECK(loaded >= 38);
-  CHECK(refused <= 5);
+  CHECK(listed_only == 4);
+  CHECK(legacy == 1);
 }
 
 // SPEC §9.1: ROOT's frozen scan for hierarchical_calibration_model is identically 0 because the

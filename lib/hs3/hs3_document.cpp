@@ -243,6 +243,27 @@ std::map<std::string, PointEntry> Document::point(const std::string& init) const
   return {};
 }
 
+std::string nothing_to_fit(const Node& root) {
+  std::vector<std::string> parts;
+  for (const char* key : {"distributions", "functions", "data", "domains", "parameter_points", "analyses"}) {
+    auto arr = root.get(key);
+    if (!arr || !arr->is_array() || arr->size() == 0) continue;
+    std::vector<std::string> names;
+    for (const Node& o : arr->elements()) {
+      if (names.size() == 4) {
+        names.push_back("...");
+        break;
+      }
+      if (o.is_object() && o.get("name") && o.at("name").is_string()) names.push_back(o.at("name").as_string());
+    }
+    parts.push_back(std::to_string(arr->size()) + " " + key + " (" + join(names) + ")");
+  }
+  std::string holds;
+  for (const auto& p : parts) holds += (holds.empty() ? "" : ", ") + p;
+  return "no likelihoods: nothing to fit. The file holds " + (holds.empty() ? std::string("no HS3 components") : holds) +
+         " but no `likelihoods` entry pairing distributions with data; `hs3fit inspect` lists and checks its contents";
+}
+
 std::vector<std::string> select_likelihoods(const Document& doc, const std::string& analysis_option,
                                             const std::vector<std::string>& likelihood_option, const Analysis** analysis,
                                             std::string* selection) {
@@ -274,7 +295,7 @@ std::vector<std::string> select_likelihoods(const Document& doc, const std::stri
     *selection = "analysis " + a->name + " (likelihood " + a->likelihood + ")";
     return {a->likelihood};
   }
-  if (doc.likelihood_names().empty()) doc.root().fail("no likelihoods: nothing to fit");
+  if (doc.likelihood_names().empty()) doc.root().fail(nothing_to_fit(doc.root()));
   *selection = "likelihood " + doc.likelihood_names().front();
   return {doc.likelihood_names().front()};
 }

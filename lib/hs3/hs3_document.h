@@ -88,6 +88,10 @@ class Document {
   bool root_producer_ = false;
 };
 
+// The error text for a document without likelihoods: "no likelihoods: nothing to fit" and what
+// the file holds instead (counts and names of distributions, functions, data, ...).
+std::string nothing_to_fit(const json::Node& root);
+
 // The likelihoods a run uses: `--likelihood` names (checked) > `--analysis` > the first analysis
 // > the first likelihood. `analysis` receives the analysis used (or null).
 std::vector<std::string> select_likelihoods(const Document& doc, const std::string& analysis_option,

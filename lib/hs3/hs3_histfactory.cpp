@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/error.h"
+#include "hs3/hs3_document.h"
 #include "json/json_reader.h"
 
 namespace hs3fit::hs3 {
@@ -162,7 +163,7 @@ class Builder {
       selection = "analysis " + analysis->at("name").as_string() + " (likelihood " + lname + ")";
       return {lname};
     }
-    if (likelihoods_.empty()) root_.fail("no likelihoods: nothing to fit");
+    if (likelihoods_.empty()) root_.fail(nothing_to_fit(root_));
     const std::string first = first_name("likelihoods");
     selection = "likelihood " + first;
     return {first};
@@ -197,8 +198,15 @@ class Builder {
       const std::string data_name = datalist[i].as_string();
       auto dit = data_.find(data_name);
       if (dit == data_.end()) datalist[i].fail("unknown data '" + data_name + "'");
-      if (lowered_.count(dname)) dlist[i].fail("distribution '" + dname + "' appears twice in the likelihood");
-      lowered_.insert(dname);
+      const std::string lname = lik.at("name").as_string();
+      if (auto prev = lowered_.find(dname); prev != lowered_.end()) {
+        if (prev->second.first == lname) dlist[i].fail("distribution '" + dname + "' appears twice in likelihood '" + lname + "'");
+        dlist[i].fail("likelihoods '" + prev->second.first + "' (data '" + prev->second.second + "') and '" + lname + "' (data '" + data_name +
+                      "') share the distribution '" + dname + "': combining them would count that channel twice against " +
+                      (prev->second.second == data_name ? "the same data" : "different data") +
+                      "; pick one with --likelihood NAME (likelihoods with disjoint distributions can be combined)");
+      }
+      lowered_.emplace(dname, std::make_pair(lname, data_name));
       lower_channel(it->second, dit->second);
     }
     if (auto aux = lik.get("aux_distributions"))
@@ -671,7 +679,8 @@ class Builder {
   std::map<std::string, Node> distributions_, data_, likelihoods_, points_, domains_, analyses_;
   std::optional<Node> analysis_;
   std::string poi_name_;
-  std::set<std::string> lowered_, global_observables_;
+  std::map<std::string, std::pair<std::string, std::string>> lowered_;  // distribution -> (likelihood, data)
+  std::set<std::string> global_observables_;
   std::map<std::string, ParamInfo> params_;
   std::map<uint32_t, size_t> constrained_;
   std::vector<StatChannel> stat_channels_;

@@ -93,6 +93,7 @@ class Lowerer {
   std::set<std::string> global_observables;
   std::vector<EventSource> sources;
   std::vector<std::pair<uint32_t, double>> scalar_terms;
+  bool validate = false;  // structural check only (check_object)
 
   Ctx context(std::map<std::string, ObsInfo> obs) {
     Ctx c;
@@ -117,6 +118,14 @@ class Lowerer {
       const std::string data_name = dat.as_string();
       const Data* data = doc_.data(data_name);
       if (!data) dat.fail("unknown data '" + data_name + "'");
+      if (auto prev = paired_.find(dname); prev != paired_.end()) {
+        if (prev->second.first == lik.name) dn.fail("distribution '" + dname + "' appears twice in likelihood '" + lik.name + "'");
+        dn.fail("likelihoods '" + prev->second.first + "' (data '" + prev->second.second + "') and '" + lik.name + "' (data '" + data_name +
+                "') share the distribution '" + dname + "': combining them would count it twice against " +
+                (prev->second.second == data_name ? "the same data" : "different data") +
+                "; pick one with --likelihood NAME (likelihoods with disjoint distributions can be combined)");
+      }
+      paired_.emplace(dname, std::make_pair(lik.name, data_name));
       lower_pair(*dist, dname, *data, dn);
     }
     for (const Node& an : lik.aux) {
@@ -259,11 +268,47 @@ class Lowerer {
       Lowered x = value(f.at("x"), ctx);
       out.touched = x.touched;
       out.node = polynomial(f.at("coefficients"), x.node, ctx, out.touched);
+    } else if (type == "CMS::process_normalization") {
+      out.node = process_normalization(f, ctx, out.touched);
     } else {
       f.at("type").fail("function type '" + type + "' is valid HS3 but not supported by this hs3fit build yet");
     }
     leave();
     fmemo_[key] = out;
+    return out;
+  }
+
+  // CMS Combine's ProcessNormalization (RooFit MathFuncs::processNormalization):
+  // nominal · exp(Σ_i θ_i lnκ_i + Σ_j x_j·logKappaForX(x_j)) · Π others, with logKappaForX(x) =
+  // lnκ_hi (x ≥ ½), −lnκ_lo (x ≤ −½), else avg + halfdiff·h(2x), h(y) = (3y⁵ − 10y³ + 15y)/8,
+  // avg = ½(lnκ_hi − lnκ_lo), halfdiff = ½(lnκ_hi + lnκ_lo); `logAsymmKappa` holds [lnκ_lo, lnκ_hi].
+  uint32_t process_normalization(const Node& f, const Ctx& ctx, bool& touched) {
+    uint32_t logv = C(0);
+    auto thetas = f.get("thetaList") ? f.at("thetaList").elements() : std::vector<Node>{};
+    auto kappas = f.get("logKappa") ? f.at("logKappa").elements() : std::vector<Node>{};
+    if (thetas.size() != kappas.size())
+      f.at("logKappa").fail(std::to_string(kappas.size()) + " logKappa values for " + std::to_string(thetas.size()) + " thetaList entries");
+    for (size_t i = 0; i < thetas.size(); ++i) logv = add(logv, mul(field_value(thetas[i], ctx, touched), C(kappas[i].as_number())));
+    auto asym = f.get("asymmThetaList") ? f.at("asymmThetaList").elements() : std::vector<Node>{};
+    auto akap = f.get("logAsymmKappa") ? f.at("logAsymmKappa").elements() : std::vector<Node>{};
+    if (asym.size() != akap.size())
+      f.at("logAsymmKappa").fail(std::to_string(akap.size()) + " logAsymmKappa pairs for " + std::to_string(asym.size()) + " asymmThetaList entries");
+    for (size_t i = 0; i < asym.size(); ++i) {
+      auto pair = akap[i].as_numbers();
+      if (pair.size() != 2) akap[i].fail("expected a pair [log kappa_low, log kappa_high]");
+      const double lo = pair[0], hi = pair[1];
+      const uint32_t x = field_value(asym[i], ctx, touched);
+      const uint32_t y = mul(C(2), x), y2 = mul(y, y);
+      const uint32_t h = mul(C(0.125), mul(y, add(mul(y2, sub(mul(C(3), y2), C(10))), C(15))));
+      const uint32_t inner = add(C(0.5 * (hi - lo)), mul(h, C(0.5 * (hi + lo))));
+      const uint32_t outer = g.add(Op::Select, {g.add2(Op::Ge, x, C(0)), C(hi), C(-lo)});
+      const uint32_t lk = g.add(Op::Select, {g.add2(Op::Ge, g.add1(Op::Abs, x), C(0.5)), outer, inner});
+      logv = add(logv, mul(x, lk));
+    }
+    Node nominal = f.at("nominalValue");
+    uint32_t out = mul(field_value(nominal, ctx, touched), g.add1(Op::Exp, logv));
+    if (auto others = f.get("otherFactorList"))
+      for (const Node& o : others->elements()) out = mul(out, field_value(o, ctx, touched));
     return out;
   }
 
@@ -384,10 +429,16 @@ class Lowerer {
   // be normalized by the closed forms here (contexts without ranged observables — aux, inline
   // data, quadrature abscissae — need no normalization over data).
   void indirect(const Node& dist, const Ctx& ctx) {
+    if (validate) return;
     bool ranged = false;
     for (const auto& [n, o] : ctx.obs) ranged |= o.ranged;
     if (!ranged) return;
     dist.fail("depends on an observable of its data only through a function: normalizing over it is not supported yet");
+  }
+
+  // Validation without data (hs3fit inspect): a normalization that needs a data axis is skipped.
+  void need_axis(const Node& dist, const std::string& message) {
+    if (!validate) dist.fail(message);
   }
 
   uint32_t C(double v) { return g.constant(v); }
@@ -459,7 +510,7 @@ class Lowerer {
         lv += std::log(it->second.hi - it->second.lo);
         any = true;
       }
-      if (!any) d.fail("uniform_dist needs a data axis (min, max) to be normalized over");
+      if (!any) need_axis(d, "uniform_dist needs a data axis (min, max) to be normalized over");
       t = true;
       out.node = C(-lv);
     } else if (type == "poisson_dist") {
@@ -487,9 +538,13 @@ class Lowerer {
     } else if (type == "polynomial_dist") {
       const uint32_t x = field(d, "x", ctx, t).node;
       auto ox = direct_obs(d, "x", ctx);
-      if (!ox) d.fail("polynomial_dist needs its x to be a data axis with min and max (to be normalized over)");
       bool ct = false;
       const uint32_t f = polynomial(d.at("coefficients"), x, ctx, ct);
+      if (!ox) {
+        need_axis(d, "polynomial_dist needs its x to be a data axis with min and max (to be normalized over)");
+        out.node = log(f);
+        return out;
+      }
       uint32_t norm = C(0);
       auto cs = d.at("coefficients").elements();
       for (size_t i = 0; i < cs.size(); ++i) {
@@ -513,7 +568,7 @@ class Lowerer {
         const uint32_t norm = integrate(ctx, obs, C(om->lo), hi, [&](const Ctx& c2) { return g.add1(Op::Exp, shape(c2.obs.at(obs).node)); }, true);
         lp = sub(lp, log(norm));
       } else {
-        d.fail("argus_dist needs its mass to be a data axis with min and max (to be normalized over)");
+        need_axis(d, "argus_dist needs its mass to be a data axis with min and max (to be normalized over)");
       }
       out.node = lp;
     } else if (type == "crystalball_dist") {
@@ -547,7 +602,7 @@ class Lowerer {
         const uint32_t gauss_part = g.add(Op::Select, {g.add2(Op::Lt, t2, tmax), gauss_int, C(0)});
         lp = sub(lp, log(mul(s, add(tail_part, gauss_part))));
       } else {
-        d.fail("crystalball_dist needs its m to be a data axis with min and max (to be normalized over)");
+        need_axis(d, "crystalball_dist needs its m to be a data axis with min and max (to be normalized over)");
       }
       out.node = lp;
     } else if (type == "generic_dist") {
@@ -558,9 +613,12 @@ class Lowerer {
       std::vector<std::string> obs;
       for (const std::string& sym : expr::symbols(it->second))
         if (auto o = ctx.obs.find(sym); o != ctx.obs.end() && o->second.ranged) obs.push_back(sym);
-      if (obs.size() != 1)
-        d.fail(obs.empty() ? "generic_dist needs one of its symbols to be a data axis with min and max (to be normalized over)"
-                           : "generic_dist over more than one observable is not supported yet");
+      if (obs.size() > 1) d.fail("generic_dist over more than one observable is not supported yet");
+      if (obs.empty()) {
+        need_axis(d, "generic_dist needs one of its symbols to be a data axis with min and max (to be normalized over)");
+        out.node = log(f.node);
+        return out;
+      }
       const ObsInfo& o = ctx.obs.at(obs[0]);
       const uint32_t norm = integrate(ctx, obs[0], C(o.lo), C(o.hi), [&](const Ctx& c2) { return expression(text, c2).node; });
       out.node = sub(log(f.node), log(norm));
@@ -642,6 +700,7 @@ class Lowerer {
   std::map<std::string, expr::Expr> parsed_;
   std::vector<std::string> active_;
   std::set<std::string> counted_;
+  std::map<std::string, std::pair<std::string, std::string>> paired_;  // distribution -> (likelihood, data)
 };
 
 // Selected likelihood names from the raw JSON, without reading data (cheap routing check).
@@ -691,6 +750,44 @@ bool needs_general_reader(const Node& root, const GeneralOptions& options, std::
           }
     }
   return false;
+}
+
+std::string check_object(const Document& doc, const std::string& name, bool is_function) {
+  Lowerer L(doc);
+  try {
+    if (is_function) {
+      const Node* f = doc.function(name);
+      if (!f) return "/functions: no function '" + name + "'";
+      L.validate = true;
+      Ctx ctx = L.context({});
+      L.function(name, *f, ctx);
+      return "";
+    }
+    const Node* d = doc.distribution(name);
+    if (!d) return "/distributions: no distribution '" + name + "'";
+    if (d->at("type").as_string() == "histfactory_dist") return "";  // checked by the HistFactory front end (hs3_histfactory.h)
+    // Paired with data by a likelihood: checked against that data's axes, exactly as a fit reads it.
+    for (const std::string& lname : doc.likelihood_names()) {
+      const Likelihood& lik = *doc.likelihood(lname);
+      for (size_t i = 0; i < lik.distributions.size(); ++i) {
+        if (lik.distributions[i].as_string() != name) continue;
+        if (lik.data[i].is_number()) {
+          L.lower_inline(*d, name, lik.data[i]);
+          return "";
+        }
+        if (const Data* data = doc.data(lik.data[i].as_string())) {
+          L.lower_pair(*d, name, *data, lik.distributions[i]);
+          return "";
+        }
+      }
+    }
+    L.validate = true;
+    Ctx ctx = L.context({});
+    L.logpdf(name, ctx, d->at("name"));
+  } catch (const Error& e) {
+    return e.where() + ": " + e.message();
+  }
+  return "";
 }
 
 GeneralModel build_general(const Node& root, const GeneralOptions& options) {

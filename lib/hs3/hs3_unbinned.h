@@ -49,6 +49,14 @@ bool needs_general_reader(const json::Node& root, const GeneralOptions& options,
 
 GeneralModel build_general(const json::Node& root, const GeneralOptions& options);
 
+class Document;
+// Structural check of one distribution (`is_function` false) or function of `doc`: it is lowered
+// onto a scratch graph (types, fields, references, expressions, cycles). A distribution a
+// likelihood pairs with data is checked against that data's axes, as a fit reads it; others
+// without observables (normalizations that need a data axis are skipped). histfactory_dist is
+// left to the HistFactory front end. Returns "" or "<JSON pointer>: <problem>".
+std::string check_object(const Document& doc, const std::string& name, bool is_function);
+
 // Composite Gauss–Legendre rule used for numeric normalization: kPanels equal panels with
 // kPoints nodes each on [lo, hi] (deterministic; documented in docs/hs3.md).
 inline constexpr int kQuadPanels = 4;

@@ -81,11 +81,10 @@ std::string inspect_table(const LoadedModel& lm) {
   return out;
 }
 
-std::string inspect_json(const LoadedModel& lm) {
+namespace {
+void write_model(json::Writer& w, const LoadedModel& lm) {
   const model::Model& m = lm.model;
   const Summary s = summarize(m);
-  json::Writer w;
-  w.begin_object();
   w.key("workspace").value(lm.source);
   w.key("format").value(lm.format);
   w.key("bytes").value(lm.bytes);
@@ -141,6 +140,121 @@ std::string inspect_json(const LoadedModel& lm) {
     w.end_object();
   }
   w.end_array();
+}
+
+std::string tag_suffix(const hs3::ObjectSummary& o) {
+  std::string t;
+  for (const auto& x : o.tags) t += (t.empty() ? "" : ", ") + x;
+  return t.empty() ? "" : " (" + t + ")";
+}
+
+std::string parameter_table(const model::Model& m) {
+  size_t pw = 9;
+  for (const auto& p : m.parameters) pw = std::max(pw, p.name.size());
+  std::string out = fmt::format("{:<{}}  {:>10}  {:>21}  {:>6}\n", "parameter", pw, "init", "bounds", "fixed");
+  for (const auto& p : m.parameters)
+    out += fmt::format("{:<{}}  {:>10.4g}  {:>21}  {:>6}\n", p.name, pw, p.init, fmt::format("[{:g}, {:g}]", p.lo, p.hi), p.fixed ? "yes" : "");
+  return out;
+}
+}  // namespace
+
+std::string inspect_json(const LoadedModel& lm) {
+  json::Writer w;
+  w.begin_object();
+  write_model(w, lm);
+  w.end_object();
+  return w.str();
+}
+
+std::string inspect_hs3_table(const Hs3Inspect& in) {
+  const hs3::DocumentSummary& d = in.document;
+  std::string out;
+  std::string producer;
+  for (const auto& p : d.packages) producer += (producer.empty() ? "" : ", ") + p;
+  out += fmt::format("workspace     {} (hs3 {}, {} bytes{})\n", in.source, d.hs3_version, in.bytes, producer.empty() ? "" : ", written by " + producer);
+  auto section = [&](const char* title, const std::vector<hs3::ObjectSummary>& objs, bool typed) {
+    out += fmt::format("\n{} {}\n", title, objs.size());
+    size_t nw = 4, tw = 4;
+    for (const auto& o : objs) {
+      nw = std::max(nw, o.name.size());
+      tw = std::max(tw, o.type.size());
+    }
+    for (const auto& o : objs) {
+      if (typed) out += fmt::format("  {:<{}}  {:<{}}  {}{}\n", o.name, nw, o.type, tw, o.detail, tag_suffix(o));
+      else out += fmt::format("  {:<{}}  {}{}\n", o.name, nw, o.detail, tag_suffix(o));
+      if (!o.problem.empty()) out += fmt::format("  {:<{}}  ! {}\n", "", nw, o.problem);
+    }
+  };
+  section("distributions", d.distributions, true);
+  section("functions", d.functions, true);
+  section("data", d.data, true);
+  section("domains", d.domains, false);
+  section("parameter_points", d.parameter_points, false);
+  section("likelihoods", d.likelihoods, false);
+  section("analyses", d.analyses, false);
+  out += fmt::format("\nchecked       {} distributions and functions: {}\n", d.checked,
+                     d.problems.empty() ? std::string("no problems") : fmt::format("{} problem(s)", d.problems.size()));
+  for (const auto& p : d.problems) out += "  " + p + "\n";
+  if (!in.load_error.empty()) out += "\nlikelihood    not loaded: " + in.load_error + "\n";
+  if (in.model) {
+    const LoadedModel& lm = *in.model;
+    out += "\n";
+    if (lm.general) {
+      const model::Model& m = lm.model;
+      out += fmt::format("selected      {}\n", lm.measurement);
+      out += fmt::format("model         {}\n", lm.general->summary());
+      out += fmt::format("POI           {}\n\n", m.poi ? m.parameters[*m.poi].name : "(none)");
+      out += parameter_table(m);
+    } else {
+      out += inspect_table(lm);
+    }
+  } else if (d.likelihoods.empty()) {
+    out += "\nlikelihood    none in the file: nothing to fit or evaluate\n";
+  }
+  return out;
+}
+
+std::string inspect_hs3_json(const Hs3Inspect& in) {
+  const hs3::DocumentSummary& d = in.document;
+  json::Writer w;
+  w.begin_object();
+  if (in.model) {
+    write_model(w, *in.model);
+  } else {
+    w.key("workspace").value(in.source);
+    w.key("format").value("hs3");
+    w.key("bytes").value(in.bytes);
+  }
+  if (in.model && in.model->general) w.key("model").value(in.model->general->summary());
+  w.key("likelihood_loaded").value(in.model != nullptr);
+  if (!in.load_error.empty()) w.key("load_error").value(in.load_error);
+  w.key("document").begin_object();
+  w.key("hs3_version").value(d.hs3_version);
+  w.key("packages").strings(d.packages);
+  auto section = [&](const char* key, const std::vector<hs3::ObjectSummary>& objs) {
+    w.key(key).begin_array();
+    for (const auto& o : objs) {
+      w.begin_object();
+      w.key("name").value(o.name);
+      if (!o.type.empty()) w.key("type").value(o.type);
+      w.key("detail").value(o.detail);
+      w.key("pointer").value(o.pointer);
+      if (!o.tags.empty()) w.key("tags").strings(o.tags);
+      if (!o.problem.empty()) w.key("problem").value(o.problem);
+      w.end_object();
+    }
+    w.end_array();
+  };
+  section("distributions", d.distributions);
+  section("functions", d.functions);
+  section("data", d.data);
+  section("domains", d.domains);
+  section("parameter_points", d.parameter_points);
+  section("likelihoods", d.likelihoods);
+  section("analyses", d.analyses);
+  w.key("checked").value(d.checked);
+  w.key("problems").strings(d.problems);
+  w.end_object();
   w.end_object();
   return w.str();
 }
