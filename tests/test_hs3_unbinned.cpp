@@ -468,3 +468,172 @@ TEST_CASE("hierarchical_calibration_model: aux distributions count (ROOT's all-z
   CHECK(std::fabs(2 * (nll(lm, x) - n0)) > 1e-3);
   check_gradient(lm, x);
 }
+
+namespace {
+// −ln L of a document whose only likelihood observes a Poisson at k = 7 with mean `mean_ref`
+// (a function under test), at the default point with `params` overridden.
+struct PoissonProbe {
+  std::string path;
+  explicit PoissonProbe(const std::string& functions, const std::string& params, const std::string& tag) {
+    path = "/tmp/hs3fit_test_probe_" + tag + ".json";
+    std::ofstream(path) << R"J({"metadata": {"hs3_version": "0.2"}, "functions": [)J" + functions +
+                               R"J(], "distributions": [{"name": "p", "type": "poisson_dist", "x": "k", "mean": "f"}],
+      "likelihoods": [{"name": "L", "distributions": ["p"], "data": [7]}],
+      "parameter_points": [{"name": "default_values", "parameters": [)J" + params + "]}]}";
+  }
+};
+double poisson7(double lam) { return -(7 * std::log(lam) - lam - std::lgamma(8.0)); }
+}  // namespace
+
+TEST_CASE("General HS3: double-sided crystalball, bernstein, histogram_dist vs direct integration", "[hs3][unbinned]") {
+  const double m0 = 0.3, sL = 0.6, sR = 1.1, aL = 1.2, nL = 3.0, aR = 0.9, nR = 5.0;
+  auto f = [&](double m) {
+    if (m <= m0) {
+      const double t = (m - m0) / sL;
+      if (t >= -aL) return std::exp(-0.5 * t * t);
+      return std::pow(nL / aL, nL) * std::exp(-0.5 * aL * aL) * std::pow(nL / aL - aL - t, -nL);
+    }
+    const double t = (m - m0) / sR;
+    if (t <= aR) return std::exp(-0.5 * t * t);
+    return std::pow(nR / aR, nR) * std::exp(-0.5 * aR * aR) * std::pow(nR / aR - aR + t, -nR);
+  };
+  const std::string params = R"J({"name": "m0", "value": 0.3}, {"name": "sL", "value": 0.6}, {"name": "sR", "value": 1.1}, {"name": "aL", "value": 1.2},
+      {"name": "nL", "value": 3.0}, {"name": "aR", "value": 0.9}, {"name": "nR", "value": 5.0})J";
+  for (auto [lo, hi] : {std::pair{-5.0, 6.0}, {0.5, 6.0}, {-5.0, 0.1}, {-0.2, 0.9}}) {
+    for (double x : {-3.0, -0.2, 0.05, 0.8, 3.5}) {
+      if (x < lo || x > hi) continue;
+      INFO("axis [" << lo << ", " << hi << "], m = " << x);
+      const double expected = -std::log(f(x) / simpson(f, lo, hi));
+      CHECK(single_event_nll(R"J({"name": "p", "type": "crystalball_doublesided_dist", "m": "x", "m0": "m0", "sigma_L": "sL", "sigma_R": "sR",
+              "alpha_L": "aL", "n_L": "nL", "alpha_R": "aR", "n_R": "nR"})J", x, lo, hi, params) == Approx(expected).epsilon(1e-9));
+      // The standard's crystalball_dist with split fields is the same shape.
+      CHECK(single_event_nll(R"J({"name": "p", "type": "crystalball_dist", "m": "x", "m0": "m0", "sigma_L": "sL", "sigma_R": "sR",
+              "alpha_L": "aL", "n_L": "nL", "alpha_R": "aR", "n_R": "nR"})J", x, lo, hi, params) == Approx(expected).epsilon(1e-9));
+    }
+  }
+  SECTION("bernstein_poly_dist on [1, 4]") {
+    auto b = [](double x) {
+      const double u = (x - 1) / 3, v = 1 - u;
+      return 0.5 * v * v * v + 0.8 * 3 * u * v * v + 2.0 * 3 * u * u * v + 0.7 * u * u * u;
+    };
+    for (double x : {1.2, 2.9, 3.95}) {
+      const double expected = -std::log(b(x) / simpson(b, 1, 4));
+      CHECK(single_event_nll(R"J({"name": "p", "type": "bernstein_poly_dist", "x": "x", "coefficients": [0.5, "c1", 2.0, 0.7]})J", x, 1, 4,
+                             R"J({"name": "c1", "value": 0.8})J") == Approx(expected).epsilon(1e-10));
+    }
+  }
+  SECTION("histogram_dist: content / (bin width · total)") {
+    const std::string h = R"J({"name": "p", "type": "histogram_dist", "data": {"axes": [{"name": "x", "edges": [0, 1, 3, 4]}], "contents": [2, 6, 4]}})J";
+    CHECK(single_event_nll(h, 0.5, 0, 4, "") == Approx(-std::log(2.0 / (1 * 12))).epsilon(1e-14));
+    CHECK(single_event_nll(h, 2.5, 0, 4, "") == Approx(-std::log(6.0 / (2 * 12))).epsilon(1e-14));
+    CHECK(single_event_nll(h, 3.5, 0, 4, "") == Approx(-std::log(4.0 / (1 * 12))).epsilon(1e-14));
+  }
+}
+
+TEST_CASE("General HS3: 2-D generic_dist normalized over the box of its axes", "[hs3][unbinned]") {
+  const std::string path = "/tmp/hs3fit_test_generic2d.json";
+  std::ofstream(path) << R"J({"metadata": {"hs3_version": "0.2"},
+    "distributions": [{"name": "p", "type": "generic_dist", "expression": "exp(-0.5*((x-a)/s)^2) * (1 + b*y)"}],
+    "data": [{"name": "d", "type": "unbinned", "axes": [{"name": "x", "min": 0, "max": 3}, {"name": "y", "min": 0, "max": 1}],
+              "entries": [[1.1, 0.2], [2.5, 0.9]]}],
+    "likelihoods": [{"name": "L", "distributions": ["p"], "data": ["d"]}],
+    "parameter_points": [{"name": "default_values", "parameters": [{"name": "a", "value": 1.4}, {"name": "s", "value": 0.9}, {"name": "b", "value": 0.6}]}]})J";
+  hs3fit::LoadedModel lm = load(path);
+  const double a = 1.4, s = 0.9, b = 0.6;
+  const double nx = s * std::sqrt(M_PI / 2) * (std::erf((3 - a) / (s * M_SQRT2)) - std::erf((0 - a) / (s * M_SQRT2)));
+  const double norm = nx * (1 + b / 2);
+  double expected = 0;
+  for (auto [x, y] : {std::pair{1.1, 0.2}, {2.5, 0.9}}) expected -= std::log(std::exp(-0.5 * std::pow((x - a) / s, 2)) * (1 + b * y) / norm);
+  CHECK(nll(lm, lm.model.initial_values()) == Approx(expected).epsilon(1e-11));
+  check_gradient(lm, lm.model.initial_values());
+}
+
+TEST_CASE("General HS3: barlow_beeston_lite_poisson_constraint_dist is Π Pois(τ | γτ)", "[hs3][unbinned]") {
+  const std::string path = "/tmp/hs3fit_test_bblite.json";
+  std::ofstream(path) << R"J({"metadata": {"hs3_version": "0.2"},
+    "distributions": [{"name": "g", "type": "gaussian_dist", "x": "x", "mean": "m", "sigma": 1},
+                      {"name": "bb", "type": "barlow_beeston_lite_poisson_constraint_dist", "x": ["g1", "g2"], "expected": [25, 100]}],
+    "data": [{"name": "d", "type": "unbinned", "axes": [{"name": "x", "min": -10, "max": 10}], "entries": [[0.3]]}],
+    "likelihoods": [{"name": "L", "distributions": ["g"], "data": ["d"], "aux_distributions": ["bb"]}],
+    "parameter_points": [{"name": "default_values", "parameters": [{"name": "m", "value": 0.1}, {"name": "g1", "value": 1.1}, {"name": "g2", "value": 0.95}]}]})J";
+  hs3fit::LoadedModel lm = load(path);
+  auto pois = [](double k, double lam) { return k * std::log(lam) - lam - std::lgamma(k + 1); };
+  const double gauss = 0.5 * 0.2 * 0.2 + 0.5 * std::log(2 * M_PI) + std::log(0.5 * (std::erf(9.9 / M_SQRT2) - std::erf(-10.1 / M_SQRT2)));
+  CHECK(nll(lm, lm.model.initial_values()) == Approx(gauss - pois(25, 1.1 * 25) - pois(100, 0.95 * 100)).epsilon(1e-13));
+  check_gradient(lm, lm.model.initial_values());
+}
+
+TEST_CASE("General HS3: interpolation function, codes 0-6, vs ROOT's formulas", "[hs3][unbinned]") {
+  // Independent transcription of SPEC §7.4 (ROOT MathFuncs::flexibleInterpSingle).
+  const double y0 = 5, yp = 6.5, ym = 4.2;
+  auto ref = [&](int code, double th) {
+    const double rp = yp / y0, rm = ym / y0;
+    switch (code) {
+      case 0: return y0 + (th > 0 ? th * (yp - y0) : th * (y0 - ym));
+      case 1: return y0 * (th >= 0 ? std::pow(rp, th) : std::pow(rm, -th));
+      case 2: {
+        const double a = 0.5 * (yp + ym) - y0, b = 0.5 * (yp - ym);
+        if (th > 1) return y0 + (2 * a + b) * (th - 1) + yp - y0;
+        if (th < -1) return y0 - (2 * a - b) * (th + 1) + ym - y0;
+        return y0 + a * th * th + b * th;
+      }
+      case 4: case 6: {
+        const double Y0 = code == 4 ? y0 : 1, P = code == 4 ? yp : rp, M = code == 4 ? ym : rm;
+        const double ep = P - Y0, em = Y0 - M, S = 0.5 * (ep + em), A = (ep - em) / 16;
+        const double d = th >= 1 ? th * ep : th <= -1 ? th * em : th * (S + th * A * (15 + th * th * (3 * th * th - 10)));
+        return code == 4 ? y0 + d : y0 * (1 + d);
+      }
+      default: {  // 5
+        if (th >= 1) return y0 * std::pow(rp, th);
+        if (th <= -1) return y0 * std::pow(rm, -th);
+        const double lp = std::log(rp), lm = std::log(rm);
+        const double S0 = 0.5 * (rp + rm), A0 = 0.5 * (rp - rm), S1 = 0.5 * (rp * lp - rm * lm), A1 = 0.5 * (rp * lp + rm * lm);
+        const double S2 = 0.5 * (rp * lp * lp + rm * lm * lm), A2 = 0.5 * (rp * lp * lp - rm * lm * lm);
+        const double c[] = {(15 * A0 - 7 * S1 + A2) / 8, (-24 + 24 * S0 - 9 * A1 + S2) / 8, (-5 * A0 + 5 * S1 - A2) / 4,
+                            (12 - 12 * S0 + 7 * A1 - S2) / 4, (3 * A0 - 3 * S1 + A2) / 8, (-8 + 8 * S0 - 5 * A1 + S2) / 8};
+        double F = 1;
+        for (int k = 0; k < 6; ++k) F += c[k] * std::pow(th, k + 1);
+        return y0 * F;
+      }
+    }
+  };
+  for (int code : {0, 1, 2, 4, 5, 6}) {
+    PoissonProbe probe(R"J({"name": "f", "type": "interpolation", "nom": "y0", "high": ["yp"], "low": ["ym"], "vars": ["th"], "interpolationCodes": [)J" +
+                           std::to_string(code) + R"J(], "positiveDefinite": true})J",
+                       R"J({"name": "y0", "value": 5, "const": true}, {"name": "yp", "value": 6.5, "const": true}, {"name": "ym", "value": 4.2, "const": true}, {"name": "th", "value": 0})J",
+                       "interp" + std::to_string(code));
+    hs3fit::LoadedModel lm = load(probe.path);
+    std::vector<double> x = lm.model.initial_values();
+    const size_t th = *lm.model.find_parameter("th");
+    for (double t : {-1.7, -1.0, -0.4, 0.0, 0.3, 1.0, 2.2}) {
+      INFO("code " << code << ", theta " << t);
+      x[th] = t;
+      CHECK(nll(lm, x) == Approx(poisson7(ref(code, t))).epsilon(1e-12));
+      if (std::fabs(std::fabs(t) - 1) > 1e-9 && t != 0) check_gradient(lm, x);
+    }
+  }
+  // Two variables: additive deltas against the nominal, then multiplicative factors, in order.
+  PoissonProbe two(R"J({"name": "f", "type": "interpolation", "nom": 5, "high": [6.5, 5.5], "low": [4.2, 4.0], "vars": ["t1", "t2"], "interpolationCodes": [0, 1]})J",
+                   R"J({"name": "t1", "value": 0.5}, {"name": "t2", "value": -0.7})J", "interp_two");
+  hs3fit::LoadedModel lm = load(two.path);
+  CHECK(nll(lm, lm.model.initial_values()) == Approx(poisson7((5 + 0.5 * 1.5) * std::pow(4.0 / 5, 0.7))).epsilon(1e-12));
+}
+
+TEST_CASE("General HS3: step and histogram functions pick the bin containing their variable", "[hs3][unbinned]") {
+  PoissonProbe step(R"J({"name": "f", "type": "step", "variables": ["v"], "parameters": ["p0", "p1", 9.0], "axes": [{"name": "v", "edges": [0, 1, 2.5, 4]}]})J",
+                    R"J({"name": "v", "value": 0, "const": true}, {"name": "p0", "value": 3.0}, {"name": "p1", "value": 6.0})J", "step");
+  hs3fit::LoadedModel lm = load(step.path);
+  std::vector<double> x = lm.model.initial_values();
+  const size_t v = *lm.model.find_parameter("v");
+  for (auto [at, lam] : {std::pair{0.5, 3.0}, {1.0, 6.0}, {2.0, 6.0}, {3.0, 9.0}}) {
+    x[v] = at;
+    CHECK(nll(lm, x) == Approx(poisson7(lam)).epsilon(1e-14));
+  }
+  x[v] = 2.0;
+  check_gradient(lm, x);  // d/dp1 only
+  PoissonProbe hist(R"J({"name": "f", "type": "histogram", "data": {"axes": [{"name": "v", "min": 0, "max": 4, "nbins": 2}, {"name": "w", "edges": [0, 1, 2]}],
+                         "contents": [1.5, 2.5, 3.5, 4.5]}})J",
+                    R"J({"name": "v", "value": 2.5, "const": true}, {"name": "w", "value": 0.5, "const": true})J", "hist");
+  hs3fit::LoadedModel lh = load(hist.path);
+  CHECK(nll(lh, lh.model.initial_values()) == Approx(poisson7(3.5)).epsilon(1e-14));  // bin (1, 0), C order
+}

@@ -268,6 +268,29 @@ class Lowerer {
       Lowered x = value(f.at("x"), ctx);
       out.touched = x.touched;
       out.node = polynomial(f.at("coefficients"), x.node, ctx, out.touched);
+    } else if (type == "interpolation") {
+      out.node = piecewise_interpolation(f, ctx, out.touched);
+    } else if (type == "step" || type == "histogram") {
+      // ParamHistFunc (step: one parameter per bin) / RooHistFunc (histogram: constant contents):
+      // the value of the bin containing the variables (outside the axes: the edge bin).
+      std::vector<std::vector<double>> edges;
+      std::vector<std::string> names;
+      Node axes = f.get("data") && type == "histogram" ? f.at("data").at("axes") : f.at("axes");
+      read_binning(axes, edges, names);
+      if (auto vars = f.get("variables")) {
+        auto vs = vars->elements();
+        if (vs.size() != edges.size()) vars->fail(std::to_string(vs.size()) + " variables for " + std::to_string(edges.size()) + " axes");
+        for (size_t k = 0; k < vs.size(); ++k) names[k] = vs[k].as_string();
+      }
+      std::vector<uint32_t> xs, vals;
+      for (const std::string& n : names) xs.push_back(field_value_name(n, ctx, f, out.touched));
+      size_t total = 1;
+      for (const auto& e : edges) total *= e.size() - 1;
+      Node content = type == "step" ? f.at("parameters") : f.at("data").at("contents");
+      auto cs = content.elements();
+      if (cs.size() != total) content.fail(std::to_string(cs.size()) + " values for " + std::to_string(total) + " bins");
+      for (const Node& c : cs) vals.push_back(field_value(c, ctx, out.touched));
+      out.node = bin_lookup(xs, edges, vals, 0, 0, total);
     } else if (type == "CMS::process_normalization") {
       out.node = process_normalization(f, ctx, out.touched);
     } else {
@@ -276,6 +299,116 @@ class Lowerer {
     leave();
     fmemo_[key] = out;
     return out;
+  }
+
+  uint32_t field_value_name(const std::string& name, const Ctx& ctx, const Node& where, bool& touched) {
+    Lowered l = value_name(name, ctx, where);
+    touched |= l.touched;
+    return l.node;
+  }
+
+  // Bin edges of HS3 axes (`edges`, or `nbins` with `min`/`max`) and the axes' names.
+  static void read_binning(const Node& axes, std::vector<std::vector<double>>& edges, std::vector<std::string>& names) {
+    for (const Node& ax : axes.elements()) {
+      names.push_back(ax.at("name").as_string());
+      std::vector<double> e;
+      if (auto ed = ax.get("edges")) {
+        e = ed->as_numbers();
+        if (e.size() < 2) ed->fail("expected at least 2 edges");
+        for (size_t i = 1; i < e.size(); ++i)
+          if (!(e[i] > e[i - 1])) ed->fail("edges must be strictly increasing");
+      } else {
+        const double n = ax.at("nbins").as_number(), lo = ax.at("min").as_number(), hi = ax.at("max").as_number();
+        if (!(n >= 1) || n != std::floor(n) || n > 1e6) ax.at("nbins").fail("expected a positive integer number of bins");
+        if (!(hi > lo)) ax.fail("expected min < max");
+        for (size_t i = 0; i <= static_cast<size_t>(n); ++i) e.push_back(lo + (hi - lo) * static_cast<double>(i) / n);
+      }
+      edges.push_back(std::move(e));
+    }
+    if (edges.empty()) axes.fail("expected at least one axis");
+  }
+
+  // The value of the bin (C order, first axis slowest) containing xs[axis..]: a chain of
+  // Selects on the edges per axis (values[offset, offset + count) are this sub-block's bins).
+  uint32_t bin_lookup(const std::vector<uint32_t>& xs, const std::vector<std::vector<double>>& edges, const std::vector<uint32_t>& values, size_t axis,
+                      size_t offset, size_t count) {
+    const size_t nb = edges[axis].size() - 1, stride = count / nb;
+    auto sub = [&](size_t b) { return axis + 1 == edges.size() ? values[offset + b] : bin_lookup(xs, edges, values, axis + 1, offset + b * stride, stride); };
+    uint32_t v = sub(nb - 1);
+    for (size_t j = nb - 1; j >= 1; --j) v = g.add(Op::Select, {g.add2(Op::Lt, xs[axis], C(edges[axis][j])), sub(j - 1), v});
+    return v;
+  }
+
+  // ROOT's PiecewiseInterpolation (SPEC §5, §7.4): v = nominal; per variable, additive codes
+  // (0 linear, 2/3 parabolic, 4 poly6/linear) add Δ against the nominal, multiplicative codes
+  // (1 exponential, 5 poly6/exponential, 6 poly6/linear) multiply; positiveDefinite clamps at 0.
+  uint32_t piecewise_interpolation(const Node& f, const Ctx& ctx, bool& touched) {
+    const uint32_t y0 = field_value(f.at("nom"), ctx, touched);
+    auto hs = f.at("high").elements(), ls = f.at("low").elements(), vs = f.at("vars").elements();
+    if (hs.size() != vs.size() || ls.size() != vs.size())
+      f.at("vars").fail(std::to_string(vs.size()) + " vars, " + std::to_string(hs.size()) + " high and " + std::to_string(ls.size()) + " low (one each expected)");
+    std::vector<double> codes(vs.size(), 0);
+    if (auto c = f.get("interpolationCodes")) {
+      codes = c->as_numbers();
+      if (codes.size() != vs.size()) c->fail(std::to_string(codes.size()) + " codes for " + std::to_string(vs.size()) + " vars");
+    }
+    uint32_t v = y0;
+    for (size_t i = 0; i < vs.size(); ++i) {
+      const uint32_t th = field_value(vs[i], ctx, touched), yp = field_value(hs[i], ctx, touched), ym = field_value(ls[i], ctx, touched);
+      const int code = static_cast<int>(codes[i]);
+      switch (code) {
+        case 0: case 2: case 3: case 4: v = add(v, interp_delta(code, th, y0, yp, ym)); break;
+        case 1: case 5: case 6: v = mul(v, interp_factor(code, th, div(yp, y0), div(ym, y0))); break;
+        default: f.at("interpolationCodes").fail("interpolation code " + std::to_string(code) + " is not one of 0-6");
+      }
+    }
+    if (auto pd = f.get("positiveDefinite"); pd && pd->as_bool()) v = g.add2(Op::Max, v, C(0));
+    return v;
+  }
+
+  uint32_t sel(uint32_t c, uint32_t a, uint32_t b) { return g.add(Op::Select, {c, a, b}); }
+
+  // Additive interpolation codes (Δ against y0): 0, 2 (= 3), 4 (4p).
+  uint32_t interp_delta(int code, uint32_t th, uint32_t y0, uint32_t yp, uint32_t ym) {
+    if (code == 0) return sel(g.add2(Op::Gt, th, C(0)), mul(th, sub(yp, y0)), mul(th, sub(y0, ym)));
+    if (code == 2 || code == 3) {
+      const uint32_t a = sub(mul(C(0.5), add(yp, ym)), y0), b = mul(C(0.5), sub(yp, ym));
+      const uint32_t hi = add(mul(add(mul(C(2), a), b), sub(th, C(1))), sub(yp, y0));
+      const uint32_t lo = add(mul(g.add1(Op::Neg, sub(mul(C(2), a), b)), add(th, C(1))), sub(ym, y0));
+      const uint32_t in = add(mul(a, mul(th, th)), mul(b, th));
+      return sel(g.add2(Op::Gt, th, C(1)), hi, sel(g.add2(Op::Lt, th, C(-1)), lo, in));
+    }
+    const uint32_t ep = sub(yp, y0), em = sub(y0, ym);
+    const uint32_t S = mul(C(0.5), add(ep, em)), A = mul(C(1.0 / 16), sub(ep, em));
+    const uint32_t t2 = mul(th, th);
+    const uint32_t in = mul(th, add(S, mul(mul(th, A), add(C(15), mul(t2, sub(mul(C(3), t2), C(10)))))));
+    return sel(g.add2(Op::Ge, th, C(1)), mul(th, ep), sel(g.add2(Op::Le, th, C(-1)), mul(th, em), in));
+  }
+
+  // Multiplicative codes (factor F of r± = y±/y0): 1, 5, 6.
+  uint32_t interp_factor(int code, uint32_t th, uint32_t rp, uint32_t rm) {
+    const uint32_t up = power(rp, th), down = power(rm, g.add1(Op::Neg, th));
+    if (code == 1) return sel(g.add2(Op::Ge, th, C(0)), up, down);
+    if (code == 6) return add(C(1), interp_delta(4, th, C(1), rp, rm));
+    const uint32_t lp = log(rp), lm = log(rm);
+    const uint32_t S0 = mul(C(0.5), add(rp, rm)), A0 = mul(C(0.5), sub(rp, rm));
+    const uint32_t S1 = mul(C(0.5), sub(mul(rp, lp), mul(rm, lm))), A1 = mul(C(0.5), add(mul(rp, lp), mul(rm, lm)));
+    const uint32_t S2 = mul(C(0.5), add(mul(rp, mul(lp, lp)), mul(rm, mul(lm, lm)))), A2 = mul(C(0.5), sub(mul(rp, mul(lp, lp)), mul(rm, mul(lm, lm))));
+    auto lin = [&](double k, std::initializer_list<std::pair<double, uint32_t>> terms) {
+      uint32_t acc = C(k);
+      for (auto [c, n] : terms) acc = add(acc, mul(C(c), n));
+      return acc;
+    };
+    const uint32_t c1 = mul(C(1.0 / 8), lin(0, {{15, A0}, {-7, S1}, {1, A2}}));
+    const uint32_t c2 = mul(C(1.0 / 8), lin(-24, {{24, S0}, {-9, A1}, {1, S2}}));
+    const uint32_t c3 = mul(C(1.0 / 4), lin(0, {{-5, A0}, {5, S1}, {-1, A2}}));
+    const uint32_t c4 = mul(C(1.0 / 4), lin(12, {{-12, S0}, {7, A1}, {-1, S2}}));
+    const uint32_t c5 = mul(C(1.0 / 8), lin(0, {{3, A0}, {-3, S1}, {1, A2}}));
+    const uint32_t c6 = mul(C(1.0 / 8), lin(-8, {{8, S0}, {-5, A1}, {1, S2}}));
+    uint32_t poly = c6;
+    for (uint32_t c : {c5, c4, c3, c2, c1}) poly = add(mul(poly, th), c);
+    const uint32_t in = add(C(1), mul(poly, th));
+    return sel(g.add2(Op::Ge, th, C(1)), up, sel(g.add2(Op::Le, th, C(-1)), down, in));
   }
 
   // CMS Combine's ProcessNormalization (RooFit MathFuncs::processNormalization):
@@ -571,9 +704,10 @@ class Lowerer {
         need_axis(d, "argus_dist needs its mass to be a data axis with min and max (to be normalized over)");
       }
       out.node = lp;
+    } else if (type == "crystalball_doublesided_dist" ||
+               (type == "crystalball_dist" && (d.get("alpha_L") || d.get("alpha_R") || d.get("n_L") || d.get("n_R") || d.get("sigma_L") || d.get("sigma_R")))) {
+      out.node = crystalball_double(d, ctx, t);
     } else if (type == "crystalball_dist") {
-      for (const char* k : {"alpha_L", "alpha_R", "n_L", "n_R", "sigma_L", "sigma_R"})
-        if (d.get(k)) d.at(k).fail("the double-sided crystalball_dist (split _L/_R parameters) is not supported yet");
       const uint32_t m = field(d, "m", ctx, t).node, m0 = field(d, "m0", ctx, t).node, s = field(d, "sigma", ctx, t).node;
       const uint32_t alpha = field(d, "alpha", ctx, t).node, n = field(d, "n", ctx, t).node;
       // ROOT RooCBShape: tail on the low side for α > 0, on the high side for α < 0 (t → −t).
@@ -613,14 +747,18 @@ class Lowerer {
       std::vector<std::string> obs;
       for (const std::string& sym : expr::symbols(it->second))
         if (auto o = ctx.obs.find(sym); o != ctx.obs.end() && o->second.ranged) obs.push_back(sym);
-      if (obs.size() > 1) d.fail("generic_dist over more than one observable is not supported yet");
+      if (obs.size() > 2) d.fail("generic_dist over " + std::to_string(obs.size()) + " observables: normalizing over more than 2 is not supported (the product Gauss-Legendre rule would need 64^" + std::to_string(obs.size()) + " evaluations)");
       if (obs.empty()) {
         need_axis(d, "generic_dist needs one of its symbols to be a data axis with min and max (to be normalized over)");
         out.node = log(f.node);
         return out;
       }
-      const ObsInfo& o = ctx.obs.at(obs[0]);
-      const uint32_t norm = integrate(ctx, obs[0], C(o.lo), C(o.hi), [&](const Ctx& c2) { return expression(text, c2).node; });
+      // Over the box of its observables' axes: the composite Gauss–Legendre rule per axis (product rule).
+      std::function<uint32_t(const Ctx&, size_t)> integral = [&](const Ctx& c, size_t k) -> uint32_t {
+        const ObsInfo& o = ctx.obs.at(obs[k]);
+        return integrate(c, obs[k], C(o.lo), C(o.hi), [&](const Ctx& c2) { return k + 1 == obs.size() ? expression(text, c2).node : integral(c2, k + 1); });
+      };
+      const uint32_t norm = integral(ctx, 0);
       out.node = sub(log(f.node), log(norm));
     } else if (type == "mixture_dist") {
       auto summands = d.at("summands").elements();
@@ -665,12 +803,131 @@ class Lowerer {
         }
       }
       out.node = terms.empty() ? C(0) : terms.size() == 1 ? terms[0] : g.add(Op::Sum, terms);
+    } else if (type == "bernstein_poly_dist") {
+      // RooBernstein: Σ c_i C(n,i) u^i (1−u)^{n−i}, u = (x − min)/(max − min) on the data axis;
+      // ∫ = (max − min) Σ c_i / (n + 1).
+      const uint32_t x = field(d, "x", ctx, t).node;
+      auto cs = d.at("coefficients").elements();
+      if (cs.empty()) d.at("coefficients").fail("expected at least one coefficient");
+      auto ox = direct_obs(d, "x", ctx);
+      if (!ox) {
+        need_axis(d, "bernstein_poly_dist needs its x to be a data axis with min and max (its polynomial lives on that range)");
+        out.node = C(0);
+        return out;
+      }
+      const size_t n = cs.size() - 1;
+      const uint32_t u = div(sub(x, C(ox->lo)), C(ox->hi - ox->lo)), v = sub(C(1), u);
+      uint32_t f = C(0), csum = C(0);
+      for (size_t i = 0; i <= n; ++i) {
+        const uint32_t c = field_value(cs[i], ctx, t);
+        double binom = 1;
+        for (size_t k = 1; k <= i; ++k) binom = binom * static_cast<double>(n - i + k) / static_cast<double>(k);
+        uint32_t term = mul(c, C(binom));
+        for (size_t k = 0; k < i; ++k) term = mul(term, u);
+        for (size_t k = 0; k < n - i; ++k) term = mul(term, v);
+        f = add(f, term);
+        csum = add(csum, c);
+      }
+      out.node = sub(log(f), log(mul(csum, C((ox->hi - ox->lo) / static_cast<double>(n + 1)))));
+    } else if (type == "barlow_beeston_lite_poisson_constraint_dist") {
+      // Π_i Pois_cont(τ_i | x_i τ_i): HistFactory's BB-lite constraint (the standard's text swaps
+      // variate and mean, SPEC §13.13; documented in docs/hs3.md).
+      auto xs = d.at("x").elements(), taus = d.at("expected").elements();
+      if (xs.size() != taus.size()) d.at("expected").fail(std::to_string(taus.size()) + " expected values for " + std::to_string(xs.size()) + " x entries");
+      std::vector<uint32_t> terms;
+      for (size_t i = 0; i < xs.size(); ++i) {
+        const uint32_t xi = field_value(xs[i], ctx, t), tau = field_value(taus[i], ctx, t);
+        terms.push_back(g.add2(Op::PoisLog, tau, mul(xi, tau)));
+      }
+      out.node = terms.empty() ? C(0) : terms.size() == 1 ? terms[0] : g.add(Op::Sum, terms);
+    } else if (type == "histogram_dist") {
+      // RooHistPdf: density content_b / (volume_b · Σ contents), normalized over the histogram.
+      std::vector<std::vector<double>> edges;
+      std::vector<std::string> names;
+      read_binning(d.at("data").at("axes"), edges, names);
+      auto cs = d.at("data").at("contents").as_numbers();
+      size_t total = 1;
+      for (const auto& e : edges) total *= e.size() - 1;
+      if (cs.size() != total) d.at("data").at("contents").fail(std::to_string(cs.size()) + " contents for " + std::to_string(total) + " bins");
+      double sum = 0;
+      for (double c : cs) {
+        if (c < 0) d.at("data").at("contents").fail("contents must be >= 0");
+        sum += c;
+      }
+      if (!(sum > 0)) d.at("data").at("contents").fail("contents sum to 0: the density is undefined");
+      std::vector<uint32_t> xs, vals(total);
+      for (const std::string& nme : names) xs.push_back(field_value_name(nme, ctx, d, t));
+      for (size_t b = 0; b < total; ++b) {
+        double vol = 1;
+        size_t rest = b;
+        for (size_t k = edges.size(); k-- > 0;) {
+          const size_t nb = edges[k].size() - 1, j = rest % nb;
+          rest /= nb;
+          vol *= edges[k][j + 1] - edges[k][j];
+        }
+        vals[b] = C(cs[b] > 0 ? std::log(cs[b] / (vol * sum)) : -kInfD);
+      }
+      out.node = bin_lookup(xs, edges, vals, 0, 0, total);
+    } else if (type == "landau_dist" || type == "relativistic_breit_wigner_dist") {
+      d.at("type").fail(type == "landau_dist"
+                            ? "landau_dist is not supported by this hs3fit build yet (it needs the Landau density and distribution function, "
+                              "CERNLIB DENLAN/DISLAN, as graph operations; pyhs3's version is an approximation, not a reference)"
+                            : "relativistic_breit_wigner_dist is not supported: the standard's formula uses a pole mass m_BW for which it "
+                              "defines no field (SPEC §4.1); express the shape as a generic_dist");
     } else if (type == "histfactory_dist") {
       d.at("type").fail("histfactory_dist inside another distribution or together with unbinned distributions is not supported yet");
     } else {
       d.at("type").fail("distribution type '" + type + "' is valid HS3 but not supported by this hs3fit build yet");
     }
     return out;
+  }
+
+  // The standard's double-sided Crystal Ball (RooCrystalBall): Gaussian core with widths σ_L
+  // (m < m0) and σ_R, power-law tails beyond |α_L|σ_L and |α_R|σ_R; analytic integral over
+  // the data axis (each of the four pieces in closed form). Split fields fall back to the
+  // combined ones (`sigma`, `alpha`, `n`).
+  uint32_t crystalball_double(const Node& d, const Ctx& ctx, bool& t) {
+    auto pick = [&](const char* split, const char* combined) {
+      if (d.get(split)) return field(d, split, ctx, t).node;
+      if (d.get(combined)) return field(d, combined, ctx, t).node;
+      d.fail(std::string("missing required field '") + split + "' (or '" + combined + "')");
+    };
+    const uint32_t m = field(d, "m", ctx, t).node, m0 = field(d, "m0", ctx, t).node;
+    const uint32_t sL = pick("sigma_L", "sigma"), sR = pick("sigma_R", "sigma");
+    const uint32_t aL = g.add1(Op::Abs, pick("alpha_L", "alpha")), aR = g.add1(Op::Abs, pick("alpha_R", "alpha"));
+    const uint32_t nL = pick("n_L", "n"), nR = pick("n_R", "n");
+    const uint32_t logAL = sub(mul(nL, log(div(nL, aL))), mul(C(0.5), mul(aL, aL))), BL = sub(div(nL, aL), aL);
+    const uint32_t logAR = sub(mul(nR, log(div(nR, aR))), mul(C(0.5), mul(aR, aR))), BR = sub(div(nR, aR), aR);
+    const uint32_t dm = sub(m, m0);
+    const uint32_t tL = div(dm, sL), tR = div(dm, sR);
+    const uint32_t left = sel(g.add2(Op::Lt, tL, g.add1(Op::Neg, aL)), sub(logAL, mul(nL, log(sub(BL, tL)))), mul(C(-0.5), mul(tL, tL)));
+    const uint32_t right = sel(g.add2(Op::Gt, tR, aR), sub(logAR, mul(nR, log(add(BR, tR)))), mul(C(-0.5), mul(tR, tR)));
+    uint32_t lp = sel(g.add2(Op::Le, dm, C(0)), left, right);
+    auto om = direct_obs(d, "m", ctx);
+    if (!om) {
+      need_axis(d, "crystalball_dist needs its m to be a data axis with min and max (to be normalized over)");
+      return lp;
+    }
+    const uint32_t gauss_k = C(std::sqrt(M_PI / 2)), r2 = C(M_SQRT1_2);
+    auto gauss_int = [&](uint32_t a, uint32_t b) {  // ∫_a^b e^{−t²/2} dt, 0 unless a < b
+      return sel(g.add2(Op::Lt, a, b), mul(gauss_k, g.add2(Op::ErfDiff, mul(a, r2), mul(b, r2))), C(0));
+    };
+    // Left: t_L ∈ [ta, tb] with tb = min((hi − m0)/σ_L, 0).
+    const uint32_t ta = div(sub(C(om->lo), m0), sL), tb = g.add2(Op::Min, div(sub(C(om->hi), m0), sL), C(0));
+    const uint32_t t1 = g.add2(Op::Min, tb, g.add1(Op::Neg, aL));
+    const uint32_t omL = sub(C(1), nL);
+    const uint32_t tailL = sel(g.add2(Op::Lt, ta, t1), mul(div(g.add1(Op::Exp, logAL), sub(nL, C(1))),
+                                                        sub(power(sub(BL, t1), omL), power(sub(BL, ta), omL))), C(0));
+    const uint32_t coreL = gauss_int(g.add2(Op::Max, ta, g.add1(Op::Neg, aL)), tb);
+    // Right: t_R ∈ [ua, ub] with ua = max((lo − m0)/σ_R, 0).
+    const uint32_t ua = g.add2(Op::Max, div(sub(C(om->lo), m0), sR), C(0)), ub = div(sub(C(om->hi), m0), sR);
+    const uint32_t u1 = g.add2(Op::Max, ua, aR);
+    const uint32_t omR = sub(C(1), nR);
+    const uint32_t tailR = sel(g.add2(Op::Lt, u1, ub), mul(div(g.add1(Op::Exp, logAR), sub(nR, C(1))),
+                                                        sub(power(add(BR, u1), omR), power(add(BR, ub), omR))), C(0));
+    const uint32_t coreR = gauss_int(ua, g.add2(Op::Min, ub, aR));
+    const uint32_t norm = add(mul(sL, add(tailL, coreL)), mul(sR, add(tailR, coreR)));
+    return sub(lp, log(norm));
   }
 
   uint32_t field_value(const Node& v, const Ctx& ctx, bool& touched) {
