@@ -696,3 +696,49 @@ TEST_CASE("General HS3: step and histogram functions pick the bin containing the
   hs3fit::LoadedModel lh = load(hist.path);
   CHECK(nll(lh, lh.model.initial_values()) == Approx(poisson7(3.5)).epsilon(1e-14));  // bin (1, 0), C order
 }
+
+TEST_CASE("General HS3: chebychev and bifurcated Gaussian vs direct integration; asympow and interpolation0d", "[hs3][unbinned]") {
+  SECTION("chebychev_dist on [2, 5]") {
+    auto f = [](double x) {
+      const double z = 2 * (x - 2) / 3 - 1;
+      return 1 + 0.3 * z + (-0.2) * (2 * z * z - 1) + 0.1 * (4 * z * z * z - 3 * z) + 0.05 * (8 * z * z * z * z - 8 * z * z + 1);
+    };
+    for (double x : {2.1, 3.3, 4.9}) {
+      const double expected = -std::log(f(x) / simpson(f, 2, 5));
+      CHECK(single_event_nll(R"J({"name": "p", "type": "chebychev_dist", "x": "x", "coefficients": ["a1", -0.2, 0.1, 0.05]})J", x, 2, 5,
+                             R"J({"name": "a1", "value": 0.3})J") == Approx(expected).epsilon(1e-10));
+    }
+  }
+  SECTION("bifurkated_gaussian_dist") {
+    auto f = [](double x) { return x < 1.0 ? std::exp(-0.5 * std::pow((x - 1.0) / 0.4, 2)) : std::exp(-0.5 * std::pow((x - 1.0) / 1.3, 2)); };
+    for (auto [lo, hi] : {std::pair{-2.0, 5.0}, {1.5, 5.0}, {-2.0, 0.7}}) {
+      for (double x : {-1.0, 0.6, 1.7, 4.0}) {
+        if (x < lo || x > hi) continue;
+        INFO(lo << " " << hi << " " << x);
+        const double expected = -std::log(f(x) / simpson(f, lo, hi));
+        CHECK(single_event_nll(R"J({"name": "p", "type": "bifurkated_gaussian_dist", "x": "x", "mean": "m", "sigmaL": "sl", "sigmaR": "sr"})J", x, lo, hi,
+                               R"J({"name": "m", "value": 1.0}, {"name": "sl", "value": 0.4}, {"name": "sr", "value": 1.3})J") == Approx(expected).epsilon(1e-9));
+      }
+    }
+  }
+  SECTION("CMS::asympow") {
+    PoissonProbe probe(R"J({"name": "f", "type": "CMS::asympow", "kappaLow": 0.8, "kappaHigh": 1.3, "theta": "th"})J", R"J({"name": "th", "value": 0})J", "asympow");
+    hs3fit::LoadedModel lm = load(probe.path);
+    std::vector<double> x = lm.model.initial_values();
+    for (double t : {-1.5, -0.2, 0.4, 2.0}) {
+      x[0] = t;
+      CHECK(nll(lm, x) == Approx(poisson7(t < 0 ? std::pow(0.8, -t) : std::pow(1.3, t))).epsilon(1e-13));
+      check_gradient(lm, x);
+    }
+  }
+  SECTION("interpolation0d (FlexibleInterpVar): code 4 is code 5, additive and multiplicative in order") {
+    PoissonProbe probe(R"J({"name": "f", "type": "interpolation0d", "nom": 6, "high": [7.2, 6.6], "low": [5.1, 5.7], "vars": ["t1", "t2"], "interpolationCodes": [0, 1]})J",
+                       R"J({"name": "t1", "value": -0.6}, {"name": "t2", "value": 1.4})J", "interp0d");
+    hs3fit::LoadedModel lm = load(probe.path);
+    CHECK(nll(lm, lm.model.initial_values()) == Approx(poisson7((6 - 0.6 * 0.9) * std::pow(6.6 / 6, 1.4))).epsilon(1e-13));
+    PoissonProbe p4(R"J({"name": "f", "type": "interpolation0d", "nom": 1, "high": [1.2], "low": [0.9], "vars": ["t"], "interpolationCodes": [4]})J",
+                    R"J({"name": "t", "value": 1.5})J", "interp0d4");
+    hs3fit::LoadedModel l4 = load(p4.path);
+    CHECK(nll(l4, l4.model.initial_values()) == Approx(poisson7(std::pow(1.2, 1.5))).epsilon(1e-13));  // outside |θ| < 1: exponential
+  }
+}

@@ -80,7 +80,7 @@ struct Lowered {
 // Variate field of a distribution evaluated without data (aux distributions, inline data).
 const char* variate_field(const std::string& type) {
   if (type == "argus_dist" || type == "ARGUS_dist") return "mass";
-  if (type == "crystalball_dist") return "m";
+  if (type == "crystalball_dist" || type == "crystalball_doublesided_dist") return "m";
   return "x";
 }
 
@@ -291,6 +291,30 @@ class Lowerer {
       if (cs.size() != total) content.fail(std::to_string(cs.size()) + " values for " + std::to_string(total) + " bins");
       for (const Node& c : cs) vals.push_back(field_value(c, ctx, out.touched));
       out.node = bin_lookup(xs, edges, vals, 0, 0, total);
+    } else if (type == "interpolation0d") {
+      // ROOT's FlexibleInterpVar (normsys-style, numbers): v = nom; additive codes 0, 2 (3) add
+      // Δ, multiplicative codes 1, 4 (≡ 5), 6 multiply; v ≤ 0 → DBL_MIN.
+      const uint32_t y0 = field_value(f.at("nom"), ctx, out.touched);
+      auto hs = f.at("high").elements(), ls = f.at("low").elements(), vs = f.at("vars").elements();
+      if (hs.size() != vs.size() || ls.size() != vs.size())
+        f.at("vars").fail(std::to_string(vs.size()) + " vars, " + std::to_string(hs.size()) + " high and " + std::to_string(ls.size()) + " low (one each expected)");
+      std::vector<double> codes(vs.size(), 0);
+      if (auto c = f.get("interpolationCodes")) codes = c->as_numbers();
+      if (codes.size() != vs.size()) f.at("interpolationCodes").fail(std::to_string(codes.size()) + " codes for " + std::to_string(vs.size()) + " vars");
+      uint32_t v = y0;
+      for (size_t i = 0; i < vs.size(); ++i) {
+        const uint32_t th = field_value(vs[i], ctx, out.touched), yp = field_value(hs[i], ctx, out.touched), ym = field_value(ls[i], ctx, out.touched);
+        const int code = static_cast<int>(codes[i]);
+        if (code == 0 || code == 2 || code == 3) v = add(v, interp_delta(code, th, y0, yp, ym));
+        else if (code == 1 || code == 4 || code == 5 || code == 6) v = mul(v, interp_factor(code == 4 ? 5 : code, th, div(yp, y0), div(ym, y0)));
+        else f.at("interpolationCodes").fail("interpolation code " + std::to_string(code) + " is not one of 0-6");
+      }
+      out.node = g.add2(Op::Max, v, C(std::numeric_limits<double>::min()));
+    } else if (type == "CMS::asympow") {
+      // κ_lo^{−θ} for θ < 0, κ_hi^{θ} otherwise.
+      const uint32_t lo = field_value(f.at("kappaLow"), ctx, out.touched), hi = field_value(f.at("kappaHigh"), ctx, out.touched);
+      const uint32_t th = field_value(f.at("theta"), ctx, out.touched);
+      out.node = sel(g.add2(Op::Lt, th, C(0)), power(lo, g.add1(Op::Neg, th)), power(hi, th));
     } else if (type == "CMS::process_normalization") {
       out.node = process_normalization(f, ctx, out.touched);
     } else {
@@ -829,6 +853,52 @@ class Lowerer {
         csum = add(csum, c);
       }
       out.node = sub(log(f), log(mul(csum, C((ox->hi - ox->lo) / static_cast<double>(n + 1)))));
+    } else if (type == "chebychev_dist") {
+      // RooChebychev: 1 + Σ_{i≥1} a_i T_i(z), z = 2(x − min)/(max − min) − 1 on the data axis;
+      // ∫ = (max − min)/2 · (2 + Σ_{even i} a_i · 2/(1 − i²)).
+      const uint32_t x = field(d, "x", ctx, t).node;
+      auto cs = d.at("coefficients").elements();
+      auto ox = direct_obs(d, "x", ctx);
+      if (!ox) {
+        need_axis(d, "chebychev_dist needs its x to be a data axis with min and max (its polynomials live on that range)");
+        out.node = C(0);
+        return out;
+      }
+      const uint32_t z = sub(mul(C(2 / (ox->hi - ox->lo)), sub(x, C(ox->lo))), C(1));
+      uint32_t tprev = C(1), tcur = z, f = C(1), integral = C(2);
+      for (size_t i = 1; i <= cs.size(); ++i) {
+        if (i > 1) {
+          const uint32_t tnext = sub(mul(mul(C(2), z), tcur), tprev);
+          tprev = tcur;
+          tcur = tnext;
+        }
+        const uint32_t a = field_value(cs[i - 1], ctx, t);
+        f = add(f, mul(a, tcur));
+        if (i % 2 == 0) integral = add(integral, mul(a, C(2.0 / (1.0 - static_cast<double>(i * i)))));
+      }
+      out.node = sub(log(f), log(mul(integral, C(0.5 * (ox->hi - ox->lo)))));
+    } else if (type == "bifurkated_gaussian_dist" || type == "bifurcated_gaussian_dist") {
+      // RooBifurGauss: σ_L below the mean, σ_R above; closed-form truncated normalization.
+      const uint32_t x = field(d, "x", ctx, t).node, mu = field(d, "mean", ctx, t).node;
+      const uint32_t sL = field(d, "sigmaL", ctx, t).node, sR = field(d, "sigmaR", ctx, t).node;
+      const uint32_t dx = sub(x, mu);
+      const uint32_t s = sel(g.add2(Op::Lt, dx, C(0)), sL, sR);
+      const uint32_t w = div(dx, s);
+      uint32_t lp = mul(C(-0.5), mul(w, w));
+      auto ox = direct_obs(d, "x", ctx);
+      const uint32_t k = C(std::sqrt(M_PI / 2));
+      if (ox) {
+        // Left piece over [lo, min(hi, μ)], right piece over [max(lo, μ), hi] (each 0 if empty).
+        const uint32_t r2 = C(M_SQRT1_2);
+        const uint32_t lb = g.add2(Op::Min, C(ox->hi), mu), ra = g.add2(Op::Max, C(ox->lo), mu);
+        const uint32_t left = sel(g.add2(Op::Lt, C(ox->lo), lb), mul(mul(k, sL), g.add2(Op::ErfDiff, mul(div(sub(C(ox->lo), mu), sL), r2), mul(div(sub(lb, mu), sL), r2))), C(0));
+        const uint32_t right = sel(g.add2(Op::Lt, ra, C(ox->hi)), mul(mul(k, sR), g.add2(Op::ErfDiff, mul(div(sub(ra, mu), sR), r2), mul(div(sub(C(ox->hi), mu), sR), r2))), C(0));
+        lp = sub(lp, log(add(left, right)));
+      } else {
+        if (t) indirect(d, ctx);
+        lp = sub(lp, log(mul(k, add(sL, sR))));  // full line: √(π/2)(σ_L + σ_R)
+      }
+      out.node = lp;
     } else if (type == "barlow_beeston_lite_poisson_constraint_dist") {
       // Π_i Pois_cont(τ_i | x_i τ_i): HistFactory's BB-lite constraint (the standard's text swaps
       // variate and mean, SPEC §13.13; documented in docs/hs3.md).
