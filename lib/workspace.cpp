@@ -1,6 +1,7 @@
 #include "workspace.h"
 
 #include <chrono>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -59,7 +60,7 @@ LoadedModel load(const std::string& path, const LoadOptions& options) {
     out.format = "pyhf";
     out.measurement = ws.measurement(options.build.measurement).name;
     for (const auto& m : ws.measurements) out.measurements.push_back(m.name);
-    out.model = model::build_from_pyhf(ws, options.build);
+    out.model = model::build_from_pyhf(std::move(ws), options.build);  // moves names and bins: ws is not used after this
   } else if (std::string where; hs3::looks_like_hs3(root) && hs3::needs_general_reader(root, {options.hs3.analysis, options.hs3.likelihoods}, &where)) {
     if (!options.general_hs3)
       throw Error(ErrorKind::Input, where,

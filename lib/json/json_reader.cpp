@@ -189,13 +189,16 @@ bool Node::pick(std::initializer_list<std::string_view> keys, std::optional<Node
   if (element_.get_object().get(obj) != simdjson::SUCCESS) expect(false, "object");
   bool all_known = true;
   for (auto field : obj) {
+    const std::string_view key = field.key;
     size_t i = 0;
     for (std::string_view k : keys) {
-      if (k == field.key) break;
+      // Length and first byte before the byte comparison: keys of one object (name, type,
+      // data) mostly differ there, and this runs for every member of every modifier.
+      if (k.size() == key.size() && (k.empty() || (k[0] == key[0] && std::memcmp(k.data(), key.data(), k.size()) == 0))) break;
       ++i;
     }
     if (i == keys.size()) all_known = false;
-    else if (!found[i]) found[i] = child(field.value, field.key);
+    else if (!found[i]) found[i].emplace(with_step(field.value, Step{key.data(), key.size()}));
   }
   return all_known;
 }
@@ -314,6 +317,49 @@ void Node::check_keys(std::initializer_list<std::string_view> allowed, const cha
 }
 
 Node Document::root() const { return Node(root_, ""); }
+
+namespace {
+// simdjson parsers of finished documents, kept for the next parse in this thread: a parser's
+// buffers (tape, strings, structural indexes) are sized by the largest document it parsed, so
+// reusing one saves their allocation and first-touch page faults — most of the fixed cost of
+// loading a KB-sized workspace. Only parsers of documents up to kPooledCapacity bytes are kept
+// (a big document's buffers are freed with it, as before, so they do not stay resident during
+// a fit), and at most kPoolSize of them (workspace + patches).
+constexpr size_t kPooledCapacity = size_t(4) << 20;
+constexpr size_t kPoolSize = 4;
+std::vector<std::unique_ptr<simdjson::dom::parser>>& parser_pool() {
+  thread_local std::vector<std::unique_ptr<simdjson::dom::parser>> pool;
+  return pool;
+}
+std::unique_ptr<simdjson::dom::parser> take_parser() {
+  auto& pool = parser_pool();
+  if (pool.empty()) return std::make_unique<simdjson::dom::parser>();
+  std::unique_ptr<simdjson::dom::parser> p = std::move(pool.back());
+  pool.pop_back();
+  return p;
+}
+void return_parser(std::unique_ptr<simdjson::dom::parser> p) {
+  if (!p || p->capacity() > kPooledCapacity) return;
+  auto& pool = parser_pool();
+  if (pool.size() >= kPoolSize) return;
+  try {
+    pool.push_back(std::move(p));
+  } catch (...) {  // out of memory: the parser is simply freed
+  }
+}
+}  // namespace
+
+Document::~Document() { return_parser(std::move(parser_)); }
+
+Document& Document::operator=(Document&& other) noexcept {
+  if (this != &other) {
+    return_parser(std::move(parser_));
+    source_ = std::move(other.source_);
+    parser_ = std::move(other.parser_);
+    root_ = other.root_;
+  }
+  return *this;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Syntax errors: simdjson reports only an error code, so on the error path this scanner walks
@@ -731,6 +777,12 @@ class StructureCheck {
     }
   }
 
+  // a == b, with length and first byte compared before the bytes: the keys of one object
+  // (name, type, data) mostly have equal lengths and differ in their first byte.
+  static bool same_key(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && (a.empty() || (a[0] == b[0] && std::memcmp(a.data(), b.data(), a.size()) == 0));
+  }
+
   void check_object(size_t open, size_t close) {
     keys_.clear();
     for (size_t j = open + 1; j < close; j = next(j + 1)) keys_.push_back(string_at(j));
@@ -738,7 +790,7 @@ class StructureCheck {
     if (keys_.size() <= 16) {  // small objects: compare pairs, keep the smallest duplicated key
       for (size_t i = 0; i < keys_.size(); ++i)
         for (size_t j = i + 1; j < keys_.size(); ++j)
-          if (keys_[i] == keys_[j] && (!dup || keys_[i] < *dup)) dup = &keys_[i];
+          if (same_key(keys_[i], keys_[j]) && (!dup || keys_[i] < *dup)) dup = &keys_[i];
     } else {
       std::sort(keys_.begin(), keys_.end());
       auto it = std::adjacent_find(keys_.begin(), keys_.end());
@@ -780,7 +832,7 @@ Document parse(std::string text, std::string source) {
                  "invalid JSON at byte offset " + std::to_string(deep_at) + " (" + line_col(text, deep_at) +
                      "): nesting deeper than " + std::to_string(kMaxDepth) + " levels of arrays/objects");
   };
-  doc.parser_ = std::make_unique<simdjson::dom::parser>();
+  doc.parser_ = take_parser();
   // simdjson's own depth limit (1024) is above kMaxDepth: the exact limit is checked below, on
   // the DOM, and on the error path by a scan of the text (which also gives the byte offset).
   static_assert(kMaxDepth < simdjson::DEFAULT_MAX_DEPTH, "simdjson must accept every depth up to kMaxDepth");

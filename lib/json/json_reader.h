@@ -119,6 +119,15 @@ class Node {
 // A parsed document; owns the buffer and the parser that Nodes point into.
 class Document {
  public:
+  Document() = default;
+  // Returns its parser to a per-thread pool (parsers keep their buffers, so the next parse
+  // of a document of up to the same size allocates nothing); see parse().
+  ~Document();
+  Document(Document&&) noexcept = default;
+  Document& operator=(Document&& other) noexcept;
+  Document(const Document&) = delete;
+  Document& operator=(const Document&) = delete;
+
   Node root() const;
   const std::string& source() const { return source_; }
 

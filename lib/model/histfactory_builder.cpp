@@ -54,7 +54,9 @@ ModifierKind kind_of(ModifierType t) {
 
 class Builder {
  public:
-  Builder(const pyhf::Workspace& ws, const BuildOptions& opt) : ws_(ws), opt_(opt), meas_(ws.measurement(opt.measurement)) {}
+  // `steal`: lower_channel moves names and vectors out of the workspace (the caller gave it up).
+  Builder(const pyhf::Workspace& ws, const BuildOptions& opt, bool steal = false)
+      : ws_(ws), opt_(opt), meas_(ws.measurement(opt.measurement)), steal_(steal) {}
 
   Model build() {
     // pyhf orders channels by name; per-bin parameter sets spanning several channels
@@ -317,7 +319,7 @@ class Builder {
         const size_t first = sorted.size();
         for (const pyhf::Modifier& m : smp->modifiers) sorted.push_back(&m);
         std::sort(sorted.begin() + static_cast<std::ptrdiff_t>(first), sorted.end(), [](auto* a, auto* b) {
-          if (a->name != b->name) return a->name < b->name;
+          if (const int c = a->name.compare(b->name)) return c < 0;  // one comparison of the names, not two
           return std::strcmp(pyhf::to_string(a->type), pyhf::to_string(b->type)) < 0;
         });
       }
@@ -371,10 +373,17 @@ class Builder {
     }
   }
 
+  // Copy `from` into `to`, or move it when the workspace was handed over (build_from_pyhf(&&)).
+  template <class T>
+  void take(T& to, const T& from) const {
+    if (steal_) to = std::move(const_cast<T&>(from));
+    else to = from;
+  }
+
   Channel lower_channel(const pyhf::Channel& ch) {
     Channel out;
-    out.name = ch.name;
-    out.observed = ws_.observation(ch.name)->data;
+    out.name = ch.name;  // still read by later lookups (observations, staterror offsets): copied
+    take(out.observed, ws_.observation(ch.name)->data);
     const size_t nb = ch.nbins();
     std::vector<const pyhf::Sample*> samples;
     for (const pyhf::Sample& smp : ch.samples) samples.push_back(&smp);
@@ -383,19 +392,18 @@ class Builder {
     for (const pyhf::Sample* sp : samples) {
       const pyhf::Sample& s = *sp;
       Sample ms;
-      ms.name = s.name;
-      ms.nominal = s.data;
+      take(ms.name, s.name);
+      take(ms.nominal, s.data);
       ms.modifiers.reserve(s.modifiers.size());
       for (const pyhf::Modifier& mod : s.modifiers) {
         const ParamSet& ps = *find_set(mod.name);
         Modifier m;
         m.kind = kind_of(mod.type);
-        m.name = mod.name;
         m.param = ps.first_index;
         m.hi = mod.hi;
         m.lo = mod.lo;
-        m.hi_data = mod.hi_data;
-        m.lo_data = mod.lo_data;
+        take(m.hi_data, mod.hi_data);
+        take(m.lo_data, mod.lo_data);
         if (mod.type == ModifierType::NormSys) m.interp = opt_.normsys_interp;
         if (mod.type == ModifierType::HistoSys) m.interp = opt_.histosys_interp;
         if (is_per_bin(mod.type)) {
@@ -409,6 +417,8 @@ class Builder {
             for (size_t b = 0; b < nb; ++b) m.bin_params[b] = ps.first_index + static_cast<int64_t>(b);
           }
         }
+        // Last use of the spec's name (stat_offset_ keys are views of sets_' own keys).
+        take(m.name, mod.name);
         ms.modifiers.push_back(std::move(m));
       }
       out.samples.push_back(std::move(ms));
@@ -419,6 +429,7 @@ class Builder {
   const pyhf::Workspace& ws_;
   const BuildOptions& opt_;
   const pyhf::Measurement& meas_;
+  const bool steal_ = false;
   std::vector<const pyhf::Channel*> channels_;
   std::map<std::string, ParamSet> sets_;
   std::unordered_map<std::string_view, ParamSet*> index_;  // into sets_ (nodes never move)
@@ -439,5 +450,7 @@ class Builder {
 }  // namespace
 
 Model build_from_pyhf(const pyhf::Workspace& ws, const BuildOptions& options) { return Builder(ws, options).build(); }
+
+Model build_from_pyhf(pyhf::Workspace&& ws, const BuildOptions& options) { return Builder(ws, options, true).build(); }
 
 }  // namespace hs3fit::model

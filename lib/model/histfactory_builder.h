@@ -19,5 +19,8 @@ struct BuildOptions {
 };
 
 Model build_from_pyhf(const pyhf::Workspace& ws, const BuildOptions& options = {});
+// The same, moving the names and the per-bin vectors (nominal yields, histosys data,
+// observations) out of `ws` instead of copying them: `ws` is left valid but hollow.
+Model build_from_pyhf(pyhf::Workspace&& ws, const BuildOptions& options = {});
 
 }  // namespace hs3fit::model
