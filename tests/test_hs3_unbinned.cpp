@@ -742,3 +742,34 @@ TEST_CASE("General HS3: chebychev and bifurcated Gaussian vs direct integration;
     CHECK(nll(l4, l4.model.initial_values()) == Approx(poisson7(std::pow(1.2, 1.5))).epsilon(1e-13));  // outside |θ| < 1: exponential
   }
 }
+
+// The fused per-event ops (GaussLog, LinLog, two-component LogMix) with the observable in
+// every argument position: the Gaussian's mean as the observable (response_model's truth
+// data), and a mixture whose components swap order of magnitude across the events.
+TEST_CASE("Fused per-event ops: gradients vs finite differences in every argument position", "[hs3][unbinned]") {
+  hs3fit::LoadedModel rm = load(kDir + "HS3TestSuite/response_model/hs3.json", {"simTruthObs"});
+  check_gradient(rm, rm.model.initial_values());
+  const std::string path = "/tmp/hs3fit_test_fused.json";
+  std::ofstream(path) << R"J({"metadata": {"hs3_version": "0.2"},
+    "distributions": [{"name": "g", "type": "gaussian_dist", "x": "x", "mean": "m", "sigma": "s"},
+                      {"name": "e", "type": "exponential_dist", "x": "x", "c": "c"},
+                      {"name": "mix", "type": "mixture_dist", "summands": ["g", "e"], "coefficients": ["f"]}],
+    "data": [{"name": "d", "type": "unbinned", "axes": [{"name": "x", "min": 0, "max": 10}],
+              "entries": [[0.1], [0.5], [1.9], [2.0], [2.1], [3.3], [5.0], [7.7], [9.9]]}],
+    "likelihoods": [{"name": "L", "distributions": ["mix"], "data": ["d"]}],
+    "parameter_points": [{"name": "default_values", "parameters": [{"name": "m", "value": 2.0}, {"name": "s", "value": 0.05},
+      {"name": "c", "value": 0.4}, {"name": "f", "value": 0.3}]}]})J";
+  hs3fit::LoadedModel lm = load(path);
+  std::vector<double> x = lm.model.initial_values();
+  // Independent scalar evaluation.
+  const double m = 2.0, s = 0.05, c = 0.4, f = 0.3;
+  const double gn = 0.5 * (std::erf((10 - m) / (s * M_SQRT2)) - std::erf((0 - m) / (s * M_SQRT2)));
+  double expected = 0;
+  for (double v : {0.1, 0.5, 1.9, 2.0, 2.1, 3.3, 5.0, 7.7, 9.9}) {
+    const double pg = std::exp(-0.5 * std::pow((v - m) / s, 2)) / (s * std::sqrt(2 * M_PI) * gn);
+    const double pe = c * std::exp(-c * v) / (1 - std::exp(-10 * c));
+    expected -= std::log(f * pg + (1 - f) * pe);
+  }
+  CHECK(nll(lm, x) == Approx(expected).epsilon(1e-13));
+  check_gradient(lm, x);
+}

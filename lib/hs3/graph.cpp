@@ -156,6 +156,11 @@ double apply(const GraphNode& n, const double* a) {
     }
     case Op::PoisLog: return pois_log(a[0], a[1]);
     case Op::LogMix: return log_mix(a, n.args.size() / 2);
+    case Op::GaussLog: {
+      const double w = (a[0] - a[1]) * a[2];
+      return -a[3] - w * w;
+    }
+    case Op::LinLog: return a[0] * a[1] - a[2];
     case Op::Sum: {
       double s = 0;
       for (size_t i = 0; i < n.args.size(); ++i) s += a[i];
@@ -228,6 +233,19 @@ void partials(const GraphNode& n, const double* a, double v, double* d) {
     case Op::PoisLog:
       d[0] = a[0] == 0 ? std::log(a[1]) + 0.5772156649015329 : std::log(a[1]) - digamma(a[0] + 1);
       d[1] = a[0] == 0 ? -1 : a[0] / a[1] - 1;
+      return;
+    case Op::GaussLog: {
+      const double dx = a[0] - a[1], w = dx * a[2];
+      d[0] = -2 * w * a[2];
+      d[1] = -d[0];
+      d[2] = -2 * w * dx;
+      d[3] = -1;
+      return;
+    }
+    case Op::LinLog:
+      d[0] = a[1];
+      d[1] = a[0];
+      d[2] = -1;
       return;
     case Op::LogMix: {
       const size_t m = n.args.size() / 2;
@@ -417,6 +435,8 @@ double Program::source_sum(size_t s, bool gradient) {
         case Op::Neg: { const double* a = arg(0); for (size_t i = 0; i < cnt; ++i) out[i] = -a[i]; break; }
         case Op::Exp: simd::exp(arg(0), out, cnt); break;
         case Op::Log: simd::log(arg(0), out, cnt); break;
+        case Op::GaussLog: simd::gauss_log(arg(0), arg(1), arg(2), arg(3), out, cnt); break;
+        case Op::LinLog: simd::lin_log(arg(0), arg(1), arg(2), out, cnt); break;
         case Op::LogMix:
           if (n.args.size() == 4) {
             simd::logmix2(arg(0), arg(1), arg(2), arg(3), out, gradient ? out + kBlock : nullptr, out + 2 * kBlock, cnt);
@@ -454,6 +474,13 @@ double Program::source_sum(size_t s, bool gradient) {
         // that branch is NaN or infinite.
         case Op::Exp: { double* ga = adj(0); for (size_t i = 0; i < cnt; ++i) ga[i] += g[i] == 0 ? 0 : g[i] * v[i]; break; }
         case Op::Log: { const double* a = val(0); double* ga = adj(0); for (size_t i = 0; i < cnt; ++i) ga[i] += g[i] == 0 ? 0 : g[i] / a[i]; break; }
+        // Observables need no adjoint (null: skipped).
+        case Op::GaussLog:
+          simd::gauss_log_adjoint(val(0), val(1), val(2), g, graph_[n.args[0]].op == Op::Obs ? nullptr : adj(0), adj(1), adj(2), adj(3), cnt);
+          break;
+        case Op::LinLog:
+          simd::lin_log_adjoint(val(0), val(1), g, graph_[n.args[0]].op == Op::Obs ? nullptr : adj(0), adj(1), adj(2), cnt);
+          break;
         case Op::LogMix:
           if (n.args.size() == 4) {
             simd::logmix2_adjoint(val(0), val(1), v + kBlock, v + 2 * kBlock, g, adj(0), adj(1), adj(2), adj(3), cnt);

@@ -31,6 +31,8 @@ namespace hs3fit::hs3 {
   X(PoisLog, 2)                                                                                        \
   /* ln Σ_i c_i e^{l_i}: args (c_1..c_n, l_1..l_n) */                                                 \
   X(LogMix, -1)                                                                                        \
+  /* fused per-event log-densities: Gaussian −k − ((x − μ)·s)², args (x, μ, s, k); linear x·a − b */    \
+  X(GaussLog, 4) X(LinLog, 3)                                                                          \
   X(Sum, -1)
 
 enum class Op : uint8_t {

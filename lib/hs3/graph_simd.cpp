@@ -76,21 +76,26 @@ inline double logmix2_scalar(double c0, double c1, double l0, double l1, double*
 void LogMix2Impl(const double* c0, const double* c1, const double* l0, const double* l1, double* out, double* e0, double* e1, size_t n) {
   const D d;
   const size_t N = hn::Lanes(d);
-  // Fast lanes: both log-densities in [−700, 700] (no max shift needed) and a normal, finite sum.
-  const auto lo = hn::Set(d, -700.0), hi = hn::Set(d, 700.0), small = hn::Set(d, 2.2250738585072014e-308), lim = hn::Set(d, 1e300);
+  // ln(c0 e^{l0} + c1 e^{l1}) = m + ln(c_m + c_o·t) with m = max(l0, l1), t = e^{−|l0 − l1|}:
+  // one exp and one log per event. Fast lanes: finite m, |l0 − l1| ≤ 700, a normal finite sum.
+  const auto big = hn::Set(d, 1e300), gap = hn::Set(d, 700.0), small = hn::Set(d, 2.2250738585072014e-308), lim = hn::Set(d, 1e300);
   const auto one = hn::Set(d, 1.0);
   size_t i = 0;
   for (; i + N <= n; i += N) {
     const auto a = hn::LoadU(d, l0 + i), b = hn::LoadU(d, l1 + i);
-    if (hn::AllTrue(d, hn::And(hn::And(hn::Ge(a, lo), hn::Le(a, hi)), hn::And(hn::Ge(b, lo), hn::Le(b, hi))))) {
-      const auto ea = hn::Exp(d, a), eb = hn::Exp(d, b);
-      const auto s = hn::MulAdd(hn::LoadU(d, c0 + i), ea, hn::Mul(hn::LoadU(d, c1 + i), eb));
-      if (hn::AllTrue(d, hn::And(hn::Ge(s, small), hn::Lt(s, lim)))) {
-        hn::StoreU(hn::Log(d, s), d, out + i);
-        if (e0) {
-          const auto inv = hn::Div(one, s);
-          hn::StoreU(hn::Mul(ea, inv), d, e0 + i);
-          hn::StoreU(hn::Mul(eb, inv), d, e1 + i);
+    const auto m = hn::Max(a, b), ad = hn::Abs(hn::Sub(a, b));
+    if (hn::AllTrue(d, hn::And(hn::Le(hn::Abs(m), big), hn::Le(ad, gap)))) {
+      const auto t = hn::Exp(d, hn::Neg(ad));
+      const auto first = hn::Ge(a, b);
+      const auto ca = hn::LoadU(d, c0 + i), cb = hn::LoadU(d, c1 + i);
+      const auto cm = hn::IfThenElse(first, ca, cb), co = hn::IfThenElse(first, cb, ca);
+      const auto sum = hn::MulAdd(co, t, cm);
+      if (hn::AllTrue(d, hn::And(hn::Ge(sum, small), hn::Lt(sum, lim)))) {
+        hn::StoreU(hn::Add(m, hn::Log(d, sum)), d, out + i);
+        if (e0) {  // e_i = e^{l_i − out}: 1/sum for the larger, t/sum for the other
+          const auto inv = hn::Div(one, sum), other = hn::Mul(t, inv);
+          hn::StoreU(hn::IfThenElse(first, inv, other), d, e0 + i);
+          hn::StoreU(hn::IfThenElse(first, other, inv), d, e1 + i);
         }
         continue;
       }
@@ -100,6 +105,74 @@ void LogMix2Impl(const double* c0, const double* c1, const double* l0, const dou
   }
   double t0, t1;
   for (; i < n; ++i) out[i] = logmix2_scalar(c0[i], c1[i], l0[i], l1[i], e0 ? e0 + i : &t0, e0 ? e1 + i : &t1);
+}
+
+void GaussLogImpl(const double* x, const double* mu, const double* s, const double* k, double* out, size_t n) {
+  const D d;
+  const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const auto w = hn::Mul(hn::Sub(hn::LoadU(d, x + i), hn::LoadU(d, mu + i)), hn::LoadU(d, s + i));
+    hn::StoreU(hn::Sub(hn::Neg(hn::LoadU(d, k + i)), hn::Mul(w, w)), d, out + i);
+  }
+  for (; i < n; ++i) {
+    const double w = (x[i] - mu[i]) * s[i];
+    out[i] = -k[i] - w * w;
+  }
+}
+
+void GaussLogAdjointImpl(const double* x, const double* mu, const double* s, const double* g, double* gx, double* gmu, double* gs, double* gk, size_t n) {
+  const D d;
+  const size_t N = hn::Lanes(d);
+  const auto two = hn::Set(d, 2.0);
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const auto gg = hn::LoadU(d, g + i);
+    const auto live = hn::Ne(gg, hn::Zero(d));
+    const auto sv = hn::LoadU(d, s + i);
+    const auto dx = hn::Sub(hn::LoadU(d, x + i), hn::LoadU(d, mu + i));
+    const auto tw = hn::IfThenElseZero(live, hn::Mul(hn::Mul(two, gg), hn::Mul(dx, sv)));  // 2·g·w
+    const auto dmu = hn::Mul(tw, sv);                                                      // ∂/∂μ = 2gws
+    if (gx) hn::StoreU(hn::Sub(hn::LoadU(d, gx + i), dmu), d, gx + i);
+    hn::StoreU(hn::Add(hn::LoadU(d, gmu + i), dmu), d, gmu + i);
+    hn::StoreU(hn::NegMulAdd(tw, dx, hn::LoadU(d, gs + i)), d, gs + i);
+    hn::StoreU(hn::Sub(hn::LoadU(d, gk + i), gg), d, gk + i);
+  }
+  for (; i < n; ++i) {
+    if (g[i] == 0) continue;
+    const double dx = x[i] - mu[i], tw = 2 * g[i] * (dx * s[i]), dmu = tw * s[i];
+    if (gx) gx[i] -= dmu;
+    gmu[i] += dmu;
+    gs[i] -= tw * dx;
+    gk[i] -= g[i];
+  }
+}
+
+void LinLogImpl(const double* x, const double* a, const double* b, double* out, size_t n) {
+  const D d;
+  const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) hn::StoreU(hn::Sub(hn::Mul(hn::LoadU(d, x + i), hn::LoadU(d, a + i)), hn::LoadU(d, b + i)), d, out + i);
+  for (; i < n; ++i) out[i] = x[i] * a[i] - b[i];
+}
+
+void LinLogAdjointImpl(const double* x, const double* a, const double* g, double* gx, double* ga, double* gb, size_t n) {
+  const D d;
+  const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) {
+    const auto gg = hn::LoadU(d, g + i);
+    const auto live = hn::Ne(gg, hn::Zero(d));
+    if (gx) hn::StoreU(hn::Add(hn::LoadU(d, gx + i), hn::IfThenElseZero(live, hn::Mul(gg, hn::LoadU(d, a + i)))), d, gx + i);
+    hn::StoreU(hn::Add(hn::LoadU(d, ga + i), hn::IfThenElseZero(live, hn::Mul(gg, hn::LoadU(d, x + i)))), d, ga + i);
+    hn::StoreU(hn::Sub(hn::LoadU(d, gb + i), gg), d, gb + i);
+  }
+  for (; i < n; ++i) {
+    if (g[i] == 0) continue;
+    if (gx) gx[i] += g[i] * a[i];
+    ga[i] += g[i] * x[i];
+    gb[i] -= g[i];
+  }
 }
 
 void LogMix2AdjointImpl(const double* c0, const double* c1, const double* e0, const double* e1, const double* g,
@@ -192,6 +265,10 @@ HWY_EXPORT(LogMix2AdjointImpl);
 HWY_EXPORT(MulAdjointImpl);
 HWY_EXPORT(DivAdjointImpl);
 HWY_EXPORT(DotImpl);
+HWY_EXPORT(GaussLogImpl);
+HWY_EXPORT(GaussLogAdjointImpl);
+HWY_EXPORT(LinLogImpl);
+HWY_EXPORT(LinLogAdjointImpl);
 
 void binary(Binary op, const double* a, const double* b, double* out, size_t n) {
   HWY_DYNAMIC_DISPATCH(BinaryImpl)(static_cast<int>(op), a, b, out, n);
@@ -212,6 +289,16 @@ void div_adjoint(const double* b, const double* v, const double* g, double* ga, 
   HWY_DYNAMIC_DISPATCH(DivAdjointImpl)(b, v, g, ga, gb, n);
 }
 double dot(const double* w, const double* x, size_t n) { return HWY_DYNAMIC_DISPATCH(DotImpl)(w, x, n); }
+void gauss_log(const double* x, const double* mu, const double* s, const double* k, double* out, size_t n) {
+  HWY_DYNAMIC_DISPATCH(GaussLogImpl)(x, mu, s, k, out, n);
+}
+void gauss_log_adjoint(const double* x, const double* mu, const double* s, const double* g, double* gx, double* gmu, double* gs, double* gk, size_t n) {
+  HWY_DYNAMIC_DISPATCH(GaussLogAdjointImpl)(x, mu, s, g, gx, gmu, gs, gk, n);
+}
+void lin_log(const double* x, const double* a, const double* b, double* out, size_t n) { HWY_DYNAMIC_DISPATCH(LinLogImpl)(x, a, b, out, n); }
+void lin_log_adjoint(const double* x, const double* a, const double* g, double* gx, double* ga, double* gb, size_t n) {
+  HWY_DYNAMIC_DISPATCH(LinLogAdjointImpl)(x, a, g, gx, ga, gb, n);
+}
 
 }  // namespace hs3fit::hs3::simd
 #endif

@@ -22,6 +22,12 @@ void logmix2_adjoint(const double* c0, const double* c1, const double* e0, const
 // Adjoints of a·b and a/b (v = a/b): ga += g·b, gb += g·a; ga += g/b, gb −= g·v/b.
 void mul_adjoint(const double* a, const double* b, const double* g, double* ga, double* gb, size_t n);
 void div_adjoint(const double* b, const double* v, const double* g, double* ga, double* gb, size_t n);
+// Fused log-densities: out = −k − ((x − μ)·s)² and out = x·a − b, with their adjoints
+// (gx may be null: an observable needs none; g = 0 lanes contribute nothing).
+void gauss_log(const double* x, const double* mu, const double* s, const double* k, double* out, size_t n);
+void gauss_log_adjoint(const double* x, const double* mu, const double* s, const double* g, double* gx, double* gmu, double* gs, double* gk, size_t n);
+void lin_log(const double* x, const double* a, const double* b, double* out, size_t n);
+void lin_log_adjoint(const double* x, const double* a, const double* g, double* gx, double* ga, double* gb, size_t n);
 // Σ w_i·x_i (w = null: Σ x_i)
 double dot(const double* w, const double* x, size_t n);
 

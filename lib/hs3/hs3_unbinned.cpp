@@ -634,9 +634,8 @@ class Lowerer {
     bool& t = out.touched;
     if (type == "gaussian_dist" || type == "normal_dist") {
       const uint32_t x = field(d, "x", ctx, t).node, mu = field(d, "mean", ctx, t).node, s = field(d, "sigma", ctx, t).node;
-      // ln PDF = −w² − K with w = (x − μ)/(σ√2), K = ln σ + ln √(2π) [+ ln M]: two passes per event.
+      // ln PDF = −w² − K with w = (x − μ)/(σ√2), K = ln σ + ln √(2π) [+ ln M]: one fused op (GaussLog).
       const uint32_t inv = div(C(M_SQRT1_2), s);
-      const uint32_t w = mul(sub(x, mu), inv);
       uint32_t K = add(log(s), C(kLogSqrt2Pi));
       auto ox = direct_obs(d, "x", ctx), om = direct_obs(d, "mean", ctx);
       if (ox && om) d.fail("gaussian_dist over two observables (x and mean) is not supported");
@@ -648,11 +647,11 @@ class Lowerer {
       } else if (t) {
         indirect(d, ctx);
       }
-      out.node = sub(g.add1(Op::Neg, K), mul(w, w));
+      out.node = g.add(Op::GaussLog, {x, mu, inv, K});
     } else if (type == "exponential_dist") {
       const uint32_t x = field(d, "x", ctx, t).node, c = field(d, "c", ctx, t).node;
       const uint32_t cx = mul(c, x);
-      if (auto ox = direct_obs(d, "x", ctx)) out.node = sub(mul(x, g.add1(Op::Neg, c)), g.add(Op::LogExpNorm, {c}, ox->lo, ox->hi));
+      if (auto ox = direct_obs(d, "x", ctx)) out.node = g.add(Op::LinLog, {x, g.add1(Op::Neg, c), g.add(Op::LogExpNorm, {c}, ox->lo, ox->hi)});
       else {
         if (t) indirect(d, ctx);
         out.node = sub(log(c), cx);  // full-line normalization on x ≥ 0 (pyhs3)
