@@ -370,6 +370,19 @@ Program::Program(Graph graph, std::vector<EventSource> sources, std::vector<std:
           p.slot[a] = p.nslots++;
           p.scalars.push_back(a);
         }
+    // Adjoint slots that accumulate (+=) and so must start at 0 in every block.
+    std::vector<char> needs(N, 0);
+    for (uint32_t id : p.nodes) {
+      const GraphNode& n = graph_[id];
+      for (size_t k = 0; k < n.args.size(); ++k) {
+        const uint32_t a = n.args[k];
+        const bool fused_obs = k == 0 && (n.op == Op::GaussLog || n.op == Op::LinLog) && graph_[a].op == Op::Obs;  // null adjoint
+        if (!fused_obs) needs[a] = 1;
+      }
+    }
+    for (uint32_t id : p.nodes)
+      if (needs[id] && id != sources_[s].root) p.zero.push_back(p.slot[id]);
+    for (uint32_t id : p.scalars) p.zero.push_back(p.slot[id]);
     max_slots = std::max<size_t>(max_slots, p.nslots);
     plans_.push_back(std::move(p));
   }
@@ -453,7 +466,7 @@ double Program::source_sum(size_t s, bool gradient) {
     const double* r = ptr_[p.slot[src.root]];
     total += simd::dot(weighted ? &src.weights[start] : nullptr, r, cnt);
     if (!gradient) continue;
-    std::fill_n(bufadj_.begin(), p.nslots * kBlock, 0.0);
+    for (uint32_t z : p.zero) std::fill_n(&bufadj_[z * kBlock], cnt, 0.0);
     double* rootadj = &bufadj_[p.slot[src.root] * kBlock];
     for (size_t i = 0; i < cnt; ++i) rootadj[i] = src.coefficient * (weighted ? src.weights[start + i] : 1.0);
     for (auto it = p.nodes.rbegin(); it != p.nodes.rend(); ++it) {

@@ -101,6 +101,8 @@ class Program {
     std::vector<uint32_t> nodes;     // event nodes in order
     std::vector<uint32_t> slot;      // per graph node: buffer slot (or UINT32_MAX)
     std::vector<uint32_t> scalars;   // scalar nodes used by event nodes (broadcast slots)
+    std::vector<uint32_t> zero;      // adjoint slots to clear per block (not the root, the LogMix
+                                     // e0/e1 buffers, or observables only fused ops read)
     uint32_t nslots = 0;
   };
   void scalar_forward(const double* params);
