@@ -58,7 +58,10 @@ void register_inspect(CLI::App& app, int& exit_code) {
       }
     }
     print(opts->json ? report::inspect_hs3_json(in) : report::inspect_hs3_table(in));
-    const size_t problems = in.document.problems.size() + (in.load_error.empty() ? 0 : 1);
+    bool load_error_listed = false;  // the same problem found by the document check
+    for (const auto& pr : in.document.problems)
+      if (!in.load_error.empty() && in.load_error.find(pr.substr(pr.find(": ") + 2)) != std::string::npos) load_error_listed = true;
+    const size_t problems = in.document.problems.size() + (in.load_error.empty() || load_error_listed ? 0 : 1);
     if (problems > 0) {
       spdlog::error("{}: {} problem(s) found (listed above)", in.source, problems);
       exit_code = kExitBadInput;
