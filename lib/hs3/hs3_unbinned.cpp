@@ -304,6 +304,8 @@ class Lowerer {
       uint32_t v = y0;
       for (size_t i = 0; i < vs.size(); ++i) {
         const uint32_t th = field_value(vs[i], ctx, out.touched), yp = field_value(hs[i], ctx, out.touched), ym = field_value(ls[i], ctx, out.touched);
+        if (!(codes[i] >= 0 && codes[i] <= 6 && codes[i] == std::floor(codes[i])))
+          f.at("interpolationCodes").fail("interpolation code " + fmt::format("{:g}", codes[i]) + " is not one of 0-6");
         const int code = static_cast<int>(codes[i]);
         if (code == 0 || code == 2 || code == 3) v = add(v, interp_delta(code, th, y0, yp, ym));
         else if (code == 1 || code == 4 || code == 5 || code == 6) v = mul(v, interp_factor(code == 4 ? 5 : code, th, div(yp, y0), div(ym, y0)));
@@ -379,7 +381,9 @@ class Lowerer {
     uint32_t v = y0;
     for (size_t i = 0; i < vs.size(); ++i) {
       const uint32_t th = field_value(vs[i], ctx, touched), yp = field_value(hs[i], ctx, touched), ym = field_value(ls[i], ctx, touched);
-      const int code = static_cast<int>(codes[i]);
+      if (!(codes[i] >= 0 && codes[i] <= 6 && codes[i] == std::floor(codes[i])))
+          f.at("interpolationCodes").fail("interpolation code " + fmt::format("{:g}", codes[i]) + " is not one of 0-6");
+        const int code = static_cast<int>(codes[i]);
       switch (code) {
         case 0: case 2: case 3: case 4: v = add(v, interp_delta(code, th, y0, yp, ym)); break;
         case 1: case 5: case 6: v = mul(v, interp_factor(code, th, div(yp, y0), div(ym, y0))); break;
