@@ -203,7 +203,7 @@ TEST_CASE("combine_long_exercise: the CMS counting model evaluates once a likeli
   CHECK(lm.model.parameters[*r].hi == 20);
 }
 
-TEST_CASE("likelihood selection 'all' refuses likelihoods that share a distribution, naming both", "[hs3]") {
+TEST_CASE("selecting all likelihoods refuses likelihoods that share a distribution, naming both", "[hs3]") {
   // HistFactory front end: obsData and asimovData over the same channel.
   hs3fit::LoadOptions lo;
   lo.hs3.likelihoods = {"all"};
