@@ -58,9 +58,7 @@ void register_fit(CLI::App& app, int& exit_code) {
     LoadOptions lo = to_load_options(opts->model);
     lo.general_hs3 = true;  // unbinned HS3: lm.objective
     LoadedModel lm = load_model(opts->model.workspace, lo);
-    if (lm.objective && (!opts->minos.empty() || opts->significance || opts->yields))
-      throw Error(ErrorKind::Usage, !opts->minos.empty() ? "--minos" : opts->significance ? "--significance" : "--yields",
-                  "not supported yet for unbinned HS3 likelihoods");
+    if (lm.objective && opts->yields) throw Error(ErrorKind::Usage, "--yields", "yield tables are for binned models (pyhf, histfactory_dist)");
     const auto tc = std::chrono::steady_clock::now();
     tape::Tape tp = lm.objective ? tape::Tape{} : tape::compile(lm.model);
     std::optional<eval::Evaluator> ev;
@@ -92,7 +90,7 @@ void register_fit(CLI::App& app, int& exit_code) {
       } else {
         for (const std::string& name : model::parse_name_list(opts->minos)) params.push_back(lm.model.parameter_index(name, "--minos"));
       }
-      infer::Likelihood likelihood(lm.model, infer::inference_fit_options(opts->tolerance));
+      infer::Likelihood likelihood = make_likelihood(lm, infer::inference_fit_options(opts->tolerance), "--minos");
       for (uint32_t p : params) {
         minos.push_back(infer::minos(likelihood, r, p, r.errors.empty() ? 0.0 : r.errors[p]));
         if (!minos.back().fits_converged) exit_code = kExitNotConverged;
@@ -100,7 +98,12 @@ void register_fit(CLI::App& app, int& exit_code) {
     }
     std::optional<infer::Significance> significance;
     if (opts->significance) {
-      significance = infer::discovery_significance(lm.model, infer::inference_fit_options(opts->tolerance));
+      if (lm.objective) {  // unbinned HS3: observed significance only (no Asimov dataset)
+        infer::Likelihood likelihood = make_likelihood(lm, infer::inference_fit_options(opts->tolerance), "--significance");
+        significance = infer::observed_significance(likelihood);
+      } else {
+        significance = infer::discovery_significance(lm.model, infer::inference_fit_options(opts->tolerance));
+      }
       if (!significance->converged) exit_code = kExitNotConverged;
     }
     const std::vector<infer::Pull> pulls = infer::pulls(lm.model, r);

@@ -82,7 +82,7 @@ void run_patchset_limits(const LimitCommand& o, int& exit_code) {
   auto compute = [&](size_t k) {
     LoadOptions lo = to_load_options(o.model);
     lo.patches = {{o.model.patchset, doc.info.names[k]}};
-    const LoadedModel lm = load_model(o.model.workspace, lo);
+    const LoadedModel lm = load_model_with_datasets(o.model, lo, "limit");
     infer::AsymptoticCalculator calc(lm.model, {ts, fo});
     const infer::UpperLimitResult r = infer::asymptotic_upper_limit(calc, uo);
     infer::PatchLimit p;
@@ -166,7 +166,7 @@ void run_toy_shard(const LimitCommand& o) {
   if (o.json || !o.plot.empty()) throw Error(ErrorKind::Usage, "-o", "a shard writes its results into the directory; --json belongs to 'hs3fit merge DIR'");
   if (o.model.workspace == "-") throw Error(ErrorKind::Usage, "--shard", "sharded runs read the workspace from a file, not standard input");
   const shards::Shard shard = o.shard.empty() ? shards::Shard{} : shards::parse_shard(o.shard);
-  LoadedModel lm = load_model(o.model.workspace, to_load_options(o.model));
+  LoadedModel lm = load_model_with_datasets(o.model, to_load_options(o.model), "limit");
   const infer::TestStat ts = infer::parse_test_stat(o.test_stat, "--test-stat");
   if (ts != infer::TestStat::QmuTilde && ts != infer::TestStat::Qmu) throw Error(ErrorKind::Usage, "--test-stat", "limits use qtilde (default) or q");
   const ModelOptions& mo = o.model;
@@ -224,7 +224,7 @@ void run_limit(const LimitCommand& o, int& exit_code) {
   if (!o.shard.empty() || !o.out_dir.empty())
     throw Error(ErrorKind::Usage, "--shard", "limit shards toys (--toys N --hypotest MU) or the patches of a patchset (--patchset FILE without --patch)");
   const auto t0 = std::chrono::steady_clock::now();
-  LoadedModel lm = load_model(o.model.workspace, to_load_options(o.model));
+  LoadedModel lm = load_model_with_datasets(o.model, to_load_options(o.model), "limit");
   report::InferInfo info;
   info.workspace = lm.source;
   info.measurement = lm.measurement;

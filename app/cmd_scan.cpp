@@ -112,7 +112,9 @@ void run_scan(const ScanCommand& o, int& exit_code) {
     throw Error(ErrorKind::Usage, "-o", "a shard writes its results into the directory; --json, --csv and --plot belong to 'hs3fit merge DIR'");
   if (sharded && o.model.workspace == "-") throw Error(ErrorKind::Usage, "--shard", "sharded runs read the workspace from a file, not standard input");
   const auto t0 = std::chrono::steady_clock::now();
-  LoadedModel lm = load_model(o.model.workspace, to_load_options(o.model));
+  LoadOptions lo = to_load_options(o.model);
+  lo.general_hs3 = true;  // unbinned HS3: scans need fits only
+  LoadedModel lm = load_model(o.model.workspace, lo);
   const model::Model& m = lm.model;
   report::InferInfo info;
   info.workspace = lm.source;
@@ -132,9 +134,9 @@ void run_scan(const ScanCommand& o, int& exit_code) {
 
   fit::FitOptions fo = infer::inference_fit_options(o.tolerance);
   fo.compute_covariance = true;  // errors set the default ranges
-  infer::Likelihood l(m, infer::inference_fit_options(o.tolerance));
+  infer::Likelihood l = make_likelihood(lm, infer::inference_fit_options(o.tolerance), "scan");
   const fit::FitResult best = [&] {
-    infer::Likelihood with_errors(m, fo);
+    infer::Likelihood with_errors = make_likelihood(lm, fo, "scan");
     return with_errors.minimize();
   }();
   if (!infer::usable(best)) spdlog::warn("the free fit did not converge: {}", best.status);

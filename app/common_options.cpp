@@ -102,4 +102,25 @@ LoadOptions to_load_options(const ModelOptions& o) {
   return lo;
 }
 
+namespace {
+std::string no_datasets_why(const std::string& command) {
+  return command +
+         " needs Asimov or toy datasets, which hs3fit cannot generate for general HS3 likelihoods (unbinned data, continuous "
+         "pdfs) yet; fit, fit --minos, fit --significance (observed) and scan work on them";
+}
+}  // namespace
+
+infer::Likelihood make_likelihood(const LoadedModel& lm, const fit::FitOptions& options, const std::string& command) {
+  if (!lm.objective) return infer::Likelihood(lm.model, options);
+  return infer::Likelihood(lm.model, lm.objective, options, no_datasets_why(command));
+}
+
+LoadedModel load_model_with_datasets(const ModelOptions& o, const LoadOptions& options, const std::string& command) {
+  LoadOptions lo = options;
+  lo.general_hs3 = true;
+  LoadedModel lm = load_model(o.workspace, lo);
+  if (lm.objective) throw Error(ErrorKind::Usage, o.workspace, no_datasets_why(command));
+  return lm;
+}
+
 }  // namespace hs3fit::app

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "infer/likelihood.h"
 #include "workspace.h"
 
 namespace CLI { class App; }
@@ -24,6 +25,14 @@ struct ModelOptions {
 
 void add_model_options(CLI::App* cmd, ModelOptions& o);
 LoadOptions to_load_options(const ModelOptions& o);
+
+// The loaded model as an inference likelihood: compiled to the tape (pyhf, histfactory_dist), or
+// over the general HS3 objective (load with LoadOptions::general_hs3), which has no datasets
+// (Asimov, toys) — `command` names the subcommand in that refusal.
+infer::Likelihood make_likelihood(const LoadedModel& lm, const fit::FitOptions& options, const std::string& command);
+// Load for a command that needs Asimov or toy datasets (limit): general HS3 likelihoods are
+// refused with the reason (make_likelihood's), everything else loads as to_load_options says.
+LoadedModel load_model_with_datasets(const ModelOptions& o, const LoadOptions& options, const std::string& command);
 
 // Exit codes (documented in README.md).
 inline constexpr int kExitOk = 0;

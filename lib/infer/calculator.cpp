@@ -1,6 +1,7 @@
 #include "infer/calculator.h"
 
 #include <cmath>
+#include <limits>
 #include <spdlog/spdlog.h>
 
 #include "core/error.h"
@@ -88,6 +89,26 @@ Significance discovery_significance(const model::Model& m, const fit::FitOptions
   for (size_t k = 0; k < 5; ++k) s.p0_exp_band[k] = h.exp[k].clsb;
   s.poi_hat = calc.free_fit().values[calc.poi()];
   s.converged = calc.failed_fits() == 0;
+  return s;
+}
+
+Significance observed_significance(Likelihood& likelihood) {
+  const uint32_t poi = require_floating_poi(likelihood.model());
+  int fits = 0, failed = 0;
+  const fit::FitResult free = likelihood.minimize();
+  record(free, fits, failed, "free fit to the data", free.values[poi]);
+  const fit::FitResult zero = likelihood.minimize({{poi, 0.0}}, free.values);
+  record(zero, fits, failed, "conditional fit to the data", 0.0);
+  Significance s;
+  s.q0 = test_statistic(TestStat::Q0, 0.0, zero.nll, free.nll, free.values[poi]);
+  s.p0 = asymptotic_pvalues(TestStat::Q0, s.q0, 0.0).clsb;
+  s.z0 = std::sqrt(s.q0);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  s.q0_asimov = s.p0_exp = s.z0_exp = nan;
+  s.p0_exp_band.fill(nan);
+  s.poi_hat = free.values[poi];
+  s.converged = failed == 0;
+  s.has_expected = false;
   return s;
 }
 

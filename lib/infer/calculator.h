@@ -72,7 +72,12 @@ struct Significance {
   std::array<double, 5> p0_exp_band{};         // −2σ … +2σ
   double poi_hat = 0;
   bool converged = true;
+  bool has_expected = true;  // false: no Asimov dataset (objective-only likelihood); expected fields NaN
 };
 Significance discovery_significance(const model::Model& m, const fit::FitOptions& fit = inference_fit_options());
+// The observed part only (q0, p0, Z0 from the free fit and the fit at POI = 0), for likelihoods
+// without datasets (Likelihood::has_datasets() false: unbinned HS3), where no Asimov dataset
+// gives the expected significance.
+Significance observed_significance(Likelihood& likelihood);
 
 }  // namespace hs3fit::infer

@@ -43,13 +43,20 @@ Likelihood::Likelihood(model::Model m, fit::FitOptions options)
       evaluator_(std::make_unique<eval::Evaluator>(*tape_)) {
   // The Hessian's sparsity pattern: cheap Hessians and sparse Newton steps for large models.
   if (options_.hessian_structure.empty()) options_.hessian_structure = tape_->parameter_coupling();
+  eval::Evaluator* ev = evaluator_.get();
+  objective_ = [ev](const double* x, double* g) { return g ? ev->nll_and_gradient(x, g) : ev->nll(x); };
+}
+
+Likelihood::Likelihood(model::Model m, fit::Objective objective, fit::FitOptions options, std::string no_datasets_why)
+    : model_(std::move(m)), options_(std::move(options)), objective_(std::move(objective)), no_datasets_why_(std::move(no_datasets_why)) {
+  if (!objective_) throw Error(ErrorKind::Internal, "infer::Likelihood", "empty objective");
 }
 
 Likelihood::~Likelihood() = default;
 Likelihood::Likelihood(Likelihood&&) noexcept = default;
 Likelihood& Likelihood::operator=(Likelihood&&) noexcept = default;
 
-double Likelihood::nll(const std::vector<double>& x) { return evaluator_->nll(x.data()); }
+double Likelihood::nll(const std::vector<double>& x) { return objective_(x.data(), nullptr); }
 
 fit::FitResult Likelihood::minimize(const std::vector<FixedValue>& fixed, const std::vector<double>& start) {
   std::vector<model::Parameter> params = model_.parameters;
@@ -63,12 +70,11 @@ fit::FitResult Likelihood::minimize(const std::vector<FixedValue>& fixed, const 
     params[f.param].fixed = true;
     params[f.param].init = f.value;
   }
-  eval::Evaluator& ev = *evaluator_;
-  fit::Objective objective = [&ev](const double* x, double* g) { return g ? ev.nll_and_gradient(x, g) : ev.nll(x); };
-  return fit::minimize(objective, params, options_);
+  return fit::minimize(objective_, params, options_);
 }
 
 Dataset Likelihood::expected(const std::vector<double>& x) {
+  if (!evaluator_) throw Error(ErrorKind::Usage, "", no_datasets_why_);
   evaluator_->nll(x.data());
   Dataset d;
   for (size_t c = 0; c < model_.channels.size(); ++c) d.observed.push_back(evaluator_->channel_yields(c));
@@ -77,7 +83,10 @@ Dataset Likelihood::expected(const std::vector<double>& x) {
   return d;
 }
 
-Likelihood Likelihood::with_data(const Dataset& data) const { return Likelihood(with_dataset(model_, data), options_); }
+Likelihood Likelihood::with_data(const Dataset& data) const {
+  if (!evaluator_) throw Error(ErrorKind::Usage, "", no_datasets_why_);
+  return Likelihood(with_dataset(model_, data), options_);
+}
 
 Profile::Profile(Likelihood& likelihood, uint32_t param, const fit::FitResult& start)
     : likelihood_(likelihood), param_(param) {

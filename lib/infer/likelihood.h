@@ -42,6 +42,10 @@ fit::FitOptions inference_fit_options(double tolerance = fit::FitOptions{}.toler
 class Likelihood {
  public:
   explicit Likelihood(model::Model m, fit::FitOptions options = inference_fit_options());
+  // A likelihood given as −ln L over m.parameters (general HS3: unbinned data, continuous pdfs),
+  // with no binned dataset: fits, profiles, scans and MINOS work; expected() and with_data()
+  // (Asimov and toy datasets) throw an Error saying `no_datasets_why`.
+  Likelihood(model::Model m, fit::Objective objective, fit::FitOptions options, std::string no_datasets_why);
   ~Likelihood();
   Likelihood(Likelihood&&) noexcept;
   Likelihood& operator=(Likelihood&&) noexcept;
@@ -51,6 +55,9 @@ class Likelihood {
   size_t num_params() const { return model_.parameters.size(); }
 
   double nll(const std::vector<double>& x);
+
+  // False for an objective-only likelihood: no Asimov or toy datasets (expected, with_data).
+  bool has_datasets() const { return evaluator_ != nullptr; }
 
   // Minimise −ln L with the parameters in `fixed` held at their values (on top of the ones the
   // model fixes), starting from `start` (every parameter; empty = the model's initial values;
@@ -69,6 +76,8 @@ class Likelihood {
   fit::FitOptions options_;
   std::unique_ptr<tape::Tape> tape_;
   std::unique_ptr<eval::Evaluator> evaluator_;
+  fit::Objective objective_;     // −ln L and gradient: the evaluator's, or the given one
+  std::string no_datasets_why_;  // objective-only likelihoods: why there are no datasets
 };
 
 // The profile of −ln L along one parameter: conditional fits with that parameter fixed, each

@@ -364,8 +364,11 @@ std::string minos_table(const model::Model& m, const std::vector<infer::MinosInt
 std::string significance_table(const model::Model& m, const infer::Significance& s) {
   std::string out = fmt::format("\nDiscovery significance (q0, asymptotic; {} = 0 vs. the best fit {:.6g}):\n", poi_name(m), s.poi_hat);
   out += fmt::format("  observed   q0 = {:.6g}   p0 = {:.6g}   Z0 = {:.4f} σ\n", s.q0, s.p0, s.z0);
-  out += fmt::format("  expected   q0 = {:.6g}   p0 = {:.6g}   Z0 = {:.4f} σ   (Asimov data at {} = 1)\n", s.q0_asimov, s.p0_exp, s.z0_exp,
-                     poi_name(m));
+  if (s.has_expected)
+    out += fmt::format("  expected   q0 = {:.6g}   p0 = {:.6g}   Z0 = {:.4f} σ   (Asimov data at {} = 1)\n", s.q0_asimov, s.p0_exp, s.z0_exp,
+                       poi_name(m));
+  else
+    out += "  expected   n/a (no Asimov dataset for unbinned HS3 likelihoods yet)\n";
   if (!s.converged) out += "  ** some fits did not converge **\n";
   return out;
 }
@@ -399,10 +402,14 @@ std::string add_to_fit_json(const std::string& fit_json, const model::Model& m, 
     w.key("q0").value(sig->q0);
     w.key("p0").value(sig->p0);
     w.key("Z0").value(sig->z0);
-    w.key("q0_asimov").value(sig->q0_asimov);
-    w.key("p0_exp").value(sig->p0_exp);
-    w.key("Z0_exp").value(sig->z0_exp);
-    w.key("p0_exp_band").numbers({sig->p0_exp_band.begin(), sig->p0_exp_band.end()});
+    if (sig->has_expected) {
+      w.key("q0_asimov").value(sig->q0_asimov);
+      w.key("p0_exp").value(sig->p0_exp);
+      w.key("Z0_exp").value(sig->z0_exp);
+      w.key("p0_exp_band").numbers({sig->p0_exp_band.begin(), sig->p0_exp_band.end()});
+    } else {  // no Asimov dataset (unbinned HS3)
+      for (const char* k : {"q0_asimov", "p0_exp", "Z0_exp", "p0_exp_band"}) w.key(k).null();
+    }
     w.key("exp_order").strings(band_names());
     w.key("converged").value(sig->converged);
     w.end_object();

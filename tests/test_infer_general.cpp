@@ -1,0 +1,159 @@
+// Inference on general HS3 likelihoods (unbinned data, continuous pdfs): the objective-only
+// infer::Likelihood drives MINOS, profile scans and the observed discovery significance, checked
+// against the closed forms of a Gaussian sample (mean free; width fixed or free).
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <fmt/format.h>
+#include <numeric>
+
+#include "infer/calculator.h"
+#include "infer/likelihood.h"
+#include "infer/minos.h"
+#include "infer/profile_scan.h"
+#include "test_support.h"
+
+using namespace hs3fit;
+using namespace hs3test;
+
+namespace {
+
+const std::vector<double> kEvents = {1.31, 0.42, 1.07, -0.55, 0.88, 2.13, -0.04, 0.61, -1.72, 0.29, 0.95, 1.46};
+
+// gaussian_dist(x | mu, sigma) on unbinned data; the data axis is wide enough ([-60, 60], sigma
+// <= 10 on a sample within ±2.2) that the truncated normalization is 1 to double precision.
+std::string gauss_workspace(bool sigma_fixed) {
+  std::string entries;
+  for (double x : kEvents) entries += fmt::format("{}[{}]", entries.empty() ? "" : ",", x);
+  return fmt::format(R"({{
+  "metadata": {{"hs3_version": "0.2.0"}},
+  "distributions": [{{"name": "gauss", "type": "gaussian_dist", "x": "x", "mean": "mu", "sigma": "sigma"}}],
+  "data": [{{"name": "obs", "type": "unbinned", "axes": [{{"name": "x", "min": -60, "max": 60}}], "entries": [{}]}}],
+  "likelihoods": [{{"name": "L", "distributions": ["gauss"], "data": ["obs"]}}],
+  "domains": [{{"name": "dom", "type": "product_domain",
+               "axes": [{{"name": "mu", "min": -10, "max": 10}}, {{"name": "sigma", "min": 0.1, "max": 10}}]}}],
+  "parameter_points": [{{"name": "init", "parameters": [{{"name": "mu", "value": 0.2}}, {{"name": "sigma", "value": 1.5{}}}]}}],
+  "analyses": [{{"name": "A", "likelihood": "L", "parameters_of_interest": ["mu"], "domain": "dom", "init": "init"}}]
+}})",
+                     entries, sigma_fixed ? R"(, "const": true)" : "");
+}
+
+struct Sample {
+  double n, mean, s2;  // s2 = Σ(x − x̄)²/n (the ML variance)
+};
+Sample sample() {
+  Sample s{static_cast<double>(kEvents.size()), 0, 0};
+  s.mean = std::accumulate(kEvents.begin(), kEvents.end(), 0.0) / s.n;
+  for (double x : kEvents) s.s2 += (x - s.mean) * (x - s.mean) / s.n;
+  return s;
+}
+
+struct General {
+  TempFile file;
+  LoadedModel lm;
+  explicit General(bool sigma_fixed) : file(gauss_workspace(sigma_fixed)) {
+    LoadOptions o;
+    o.general_hs3 = true;
+    lm = load_model(file.path(), o);
+    REQUIRE(lm.objective);
+  }
+  infer::Likelihood likelihood() const {
+    return infer::Likelihood(lm.model, lm.objective, infer::inference_fit_options(1e-6), "no datasets in this test");
+  }
+  uint32_t index(const std::string& name) const { return lm.model.parameter_index(name, "test"); }
+};
+
+}  // namespace
+
+TEST_CASE("general HS3: MINOS, scan and q0 of a Gaussian mean with known width equal the closed forms", "[infer][hs3]") {
+  General g(true);
+  const Sample s = sample();
+  const double sigma = 1.5;
+  infer::Likelihood l = g.likelihood();
+  CHECK_FALSE(l.has_datasets());
+  const uint32_t mu = g.index("mu");
+  const fit::FitResult best = l.minimize();
+  REQUIRE(best.converged);
+  CHECK(best.values[mu] == Approx(s.mean).margin(1e-6));
+
+  // MINOS: x̄ ± σ/√n exactly (the profile is a parabola).
+  const infer::MinosInterval iv = infer::minos(l, best, mu, sigma / std::sqrt(s.n));
+  CHECK(iv.lower_valid);
+  CHECK(iv.upper_valid);
+  CHECK(iv.lower == Approx(-sigma / std::sqrt(s.n)).margin(1e-4));  // MINOS' tolerance: 1e-4 of the step
+  CHECK(iv.upper == Approx(sigma / std::sqrt(s.n)).margin(1e-4));
+
+  // Scan: 2ΔNLL(μ) = n (μ − x̄)² / σ².
+  const infer::ScanResult scan = infer::profile_scan(l, {{mu, infer::linspace(-0.5, 1.5, 9)}}, best);
+  REQUIRE(scan.points.size() == 9);
+  for (const auto& pt : scan.points) {
+    const double m = pt.coords[0];
+    CHECK(pt.delta_twice_nll == Approx(s.n * (m - s.mean) * (m - s.mean) / (sigma * sigma)).margin(1e-6));
+  }
+
+  // Observed discovery significance: q0 = n x̄²/σ², Z0 = √q0; no expected part without an Asimov dataset.
+  const infer::Significance z = infer::observed_significance(l);
+  REQUIRE(s.mean > 0);
+  CHECK(z.q0 == Approx(s.n * s.mean * s.mean / (sigma * sigma)).epsilon(1e-6));
+  CHECK(z.z0 == Approx(std::sqrt(s.n) * s.mean / sigma).epsilon(1e-6));
+  CHECK(z.p0 == Approx(0.5 * std::erfc(z.z0 / std::sqrt(2.0))).epsilon(1e-9));
+  CHECK_FALSE(z.has_expected);
+  CHECK(std::isnan(z.z0_exp));
+  CHECK(z.converged);
+
+  // Asimov and toy datasets are refused with the reason given.
+  CHECK_THROWS_WITH(l.expected(best.values), Catch::Contains("no datasets in this test"));
+}
+
+TEST_CASE("general HS3: profiling the width gives the Student-like profile n ln(1 + (mu - xbar)^2 / s^2)", "[infer][hs3]") {
+  General g(false);
+  const Sample s = sample();
+  infer::Likelihood l = g.likelihood();
+  const uint32_t mu = g.index("mu"), sigma = g.index("sigma");
+  const fit::FitResult best = l.minimize();
+  REQUIRE(best.converged);
+  CHECK(best.values[mu] == Approx(s.mean).margin(1e-6));
+  CHECK(best.values[sigma] == Approx(std::sqrt(s.s2)).epsilon(1e-6));
+
+  const infer::ScanResult scan = infer::profile_scan(l, {{mu, infer::linspace(-1.0, 2.0, 7)}}, best);
+  for (const auto& pt : scan.points) {
+    const double d = pt.coords[0] - s.mean;
+    CHECK(pt.delta_twice_nll == Approx(s.n * std::log1p(d * d / s.s2)).margin(1e-6));
+  }
+  // MINOS: 2ΔNLL = 1 at d = ± s √(e^{1/n} − 1).
+  const double d1 = std::sqrt(s.s2 * std::expm1(1.0 / s.n));
+  const infer::MinosInterval iv = infer::minos(l, best, mu, 0.3);
+  CHECK(iv.lower == Approx(-d1).margin(1e-4));
+  CHECK(iv.upper == Approx(d1).margin(1e-4));
+}
+
+TEST_CASE("general HS3 from the command line: scan, fit --minos --significance; limit refused", "[infer][hs3][cli]") {
+  TempFile ws(gauss_workspace(true));
+  const Sample s = sample();
+  const double sigma = 1.5;
+
+  const RunResult scan = run_hs3fit("scan " + quote(ws.path()) + " --range -0.5:1.5 --points 5 --json");
+  INFO(scan.err);
+  REQUIRE(scan.exit_code == 0);
+  const auto doc = parse_json(scan.out);
+  const auto& points = doc.root().at("points").elements();
+  REQUIRE(points.size() == 5);
+  for (const auto& pt : points) {
+    const double m = pt.at("values").at("mu").as_number();
+    CHECK(pt.at("delta_twice_nll").as_number() == Approx(s.n * (m - s.mean) * (m - s.mean) / (sigma * sigma)).margin(1e-5));
+  }
+
+  const RunResult fit = run_hs3fit("fit " + quote(ws.path()) + " --minos mu --significance --json");
+  INFO(fit.err);
+  REQUIRE(fit.exit_code == 0);
+  const auto f = parse_json(fit.out);
+  CHECK(f.root().at("minos").at("mu").at("upper").as_number() == Approx(sigma / std::sqrt(s.n)).margin(1e-4));
+  CHECK(f.root().at("significance").at("Z0").as_number() == Approx(std::sqrt(s.n) * s.mean / sigma).epsilon(1e-5));
+  CHECK(f.root().at("significance").at("Z0_exp").is_null());
+  const RunResult table = run_hs3fit("fit " + quote(ws.path()) + " --significance");
+  CHECK(table.out.find("expected   n/a") != std::string::npos);
+
+  const RunResult limit = run_hs3fit("limit " + quote(ws.path()));
+  CHECK(limit.exit_code == 2);
+  CHECK(limit.err.find("Asimov") != std::string::npos);
+}
