@@ -25,22 +25,14 @@
 
 #include "json/json_reader.h"
 #include "json/json_tree.h"
+#include "test_support.h"
 
 extern char** environ;
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
+using hs3test::kSanitized;
+using hs3test::TempDir;
 
 // Limits from shared/workspaces/bad/INDEX.md; sanitizer builds run 2-5x slower and their
 // shadow memory inflates RSS, so they get more time and no RSS limit.
@@ -69,27 +61,6 @@ struct Run {
            " KiB\n--- stderr:\n" + err + "--- stdout:\n" + out.substr(0, 2000);
   }
 };
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/hs3fit-bad-XXXXXX";
-    const char* d = mkdtemp(tmpl);
-    REQUIRE(d != nullptr);
-    path_ = d;
-  }
-  ~TempDir() { std::system(("rm -rf '" + path_ + "'").c_str()); }
-  const std::string& path() const { return path_; }
-  std::string write(const std::string& name, const std::string& text) const {
-    const std::string p = path_ + "/" + name;
-    std::ofstream(p, std::ios::binary) << text;
-    return p;
-  }
-
- private:
-  std::string path_;
-};
-
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
