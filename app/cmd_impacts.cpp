@@ -26,17 +26,7 @@ namespace {
 template <class Opts>
 shards::Manifest impacts_manifest(const Opts& o, const LoadedModel& lm, const std::vector<uint32_t>& params, int nshards) {
   const ModelOptions& mo = o.model;
-  std::vector<std::string> files{mo.workspace};
-  for (const pyhf::PatchRequest& p : to_load_options(mo).patches) files.push_back(p.file);
-  shards::Manifest man("impacts");
-  man.set("workspace", lm.source);
-  man.set("workspace_hash", shards::hash_files(files));
-  man.set("measurement", lm.measurement);
-  man.set("poi", lm.model.poi ? lm.model.parameters[*lm.model.poi].name : std::string());
-  man.set("patches", mo.patches).set("patchset", mo.patchset).set("measurement_option", mo.measurement).set("poi_option", mo.poi);
-  man.set("set", mo.set).set("fix", mo.fix).set("float", mo.release).set("bounds", mo.bounds);
-  man.set("normsys_interp", mo.normsys_interp).set("histosys_interp", mo.histosys_interp);
-  man.set("analysis", mo.analysis).set("likelihoods", mo.likelihoods).set("shapesys_vals", mo.shapesys_vals);
+  shards::Manifest man = model_manifest("impacts", mo, lm);
   man.set("tolerance", o.tolerance);
   man.set("verify_fits", o.verify_fits);
   man.set("top", static_cast<long long>(o.top));

@@ -170,16 +170,7 @@ void run_toy_shard(const LimitCommand& o) {
   const infer::TestStat ts = infer::parse_test_stat(o.test_stat, "--test-stat");
   if (ts != infer::TestStat::QmuTilde && ts != infer::TestStat::Qmu) throw Error(ErrorKind::Usage, "--test-stat", "limits use qtilde (default) or q");
   const ModelOptions& mo = o.model;
-  std::vector<std::string> files{mo.workspace};
-  for (const pyhf::PatchRequest& p : to_load_options(mo).patches) files.push_back(p.file);
-  shards::Manifest man("limit-toys");
-  man.set("workspace", lm.source).set("workspace_hash", shards::hash_files(files));
-  man.set("measurement", lm.measurement);
-  man.set("poi", lm.model.poi ? lm.model.parameters[*lm.model.poi].name : std::string());
-  man.set("patches", mo.patches).set("patchset", mo.patchset).set("measurement_option", mo.measurement).set("poi_option", mo.poi);
-  man.set("set", mo.set).set("fix", mo.fix).set("float", mo.release).set("bounds", mo.bounds);
-  man.set("normsys_interp", mo.normsys_interp).set("histosys_interp", mo.histosys_interp);
-  man.set("analysis", mo.analysis).set("likelihoods", mo.likelihoods).set("shapesys_vals", mo.shapesys_vals);
+  shards::Manifest man = model_manifest("limit-toys", mo, lm);
   man.set("tolerance", o.tolerance).set("test_stat", std::string(infer::to_string(ts))).set("hypotest", o.hypotest);
   man.set("toys", o.toys).set("seed", std::to_string(o.seed));
   man.set("assignment", "toy i (0-based, the same i in the s+b and b-only samples) -> shard (i mod N) + 1");

@@ -77,17 +77,7 @@ AxisSpec parse_axis(const std::string& text, bool with_count, const char* option
 shards::Manifest scan_manifest(const ScanCommand& o, const LoadedModel& lm, const std::vector<std::string>& names,
                                const std::vector<AxisSpec>& specs, int nshards) {
   const ModelOptions& mo = o.model;
-  std::vector<std::string> files{mo.workspace};
-  for (const pyhf::PatchRequest& p : to_load_options(mo).patches) files.push_back(p.file);
-  shards::Manifest man("scan");
-  man.set("workspace", lm.source);
-  man.set("workspace_hash", shards::hash_files(files));
-  man.set("measurement", lm.measurement);
-  man.set("poi", lm.model.poi ? lm.model.parameters[*lm.model.poi].name : std::string());
-  man.set("patches", mo.patches).set("patchset", mo.patchset).set("measurement_option", mo.measurement).set("poi_option", mo.poi);
-  man.set("set", mo.set).set("fix", mo.fix).set("float", mo.release).set("bounds", mo.bounds);
-  man.set("normsys_interp", mo.normsys_interp).set("histosys_interp", mo.histosys_interp);
-  man.set("analysis", mo.analysis).set("likelihoods", mo.likelihoods).set("shapesys_vals", mo.shapesys_vals);
+  shards::Manifest man = model_manifest("scan", mo, lm);
   man.set("tolerance", o.tolerance);
   man.set("parameters", names);
   std::string grid = "{";

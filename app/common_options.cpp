@@ -115,6 +115,21 @@ infer::Likelihood make_likelihood(const LoadedModel& lm, const fit::FitOptions& 
   return infer::Likelihood(lm.model, lm.objective, options, no_datasets_why(command));
 }
 
+shards::Manifest model_manifest(const std::string& kind, const ModelOptions& mo, const LoadedModel& lm) {
+  std::vector<std::string> files{mo.workspace};
+  for (const pyhf::PatchRequest& p : to_load_options(mo).patches) files.push_back(p.file);
+  shards::Manifest man(kind);
+  man.set("workspace", lm.source);
+  man.set("workspace_hash", shards::hash_files(files));
+  man.set("measurement", lm.measurement);
+  man.set("poi", lm.model.poi ? lm.model.parameters[*lm.model.poi].name : std::string());
+  man.set("patches", mo.patches).set("patchset", mo.patchset).set("measurement_option", mo.measurement).set("poi_option", mo.poi);
+  man.set("set", mo.set).set("fix", mo.fix).set("float", mo.release).set("bounds", mo.bounds);
+  man.set("normsys_interp", mo.normsys_interp).set("histosys_interp", mo.histosys_interp);
+  man.set("analysis", mo.analysis).set("likelihoods", mo.likelihoods).set("shapesys_vals", mo.shapesys_vals);
+  return man;
+}
+
 LoadedModel load_model_with_datasets(const ModelOptions& o, const LoadOptions& options, const std::string& command) {
   LoadOptions lo = options;
   lo.general_hs3 = true;

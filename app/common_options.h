@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "infer/likelihood.h"
+#include "infer/shards.h"
 #include "workspace.h"
 
 namespace CLI { class App; }
@@ -33,6 +34,11 @@ infer::Likelihood make_likelihood(const LoadedModel& lm, const fit::FitOptions& 
 // Load for a command that needs Asimov or toy datasets (limit): general HS3 likelihoods are
 // refused with the reason (make_likelihood's), everything else loads as to_load_options says.
 LoadedModel load_model_with_datasets(const ModelOptions& o, const LoadOptions& options, const std::string& command);
+
+// The manifest of a sharded run (scan, impacts, toys) with what every such run records: the
+// workspace (+ patches) and its hash, the measurement and POI used, and every model option.
+// Callers add their own options, the layout and the shard count.
+shards::Manifest model_manifest(const std::string& kind, const ModelOptions& mo, const LoadedModel& lm);
 
 // Exit codes (documented in README.md).
 inline constexpr int kExitOk = 0;
