@@ -157,3 +157,25 @@ TEST_CASE("general HS3 from the command line: scan, fit --minos --significance; 
   CHECK(limit.exit_code == 2);
   CHECK(limit.err.find("Asimov") != std::string::npos);
 }
+
+TEST_CASE("likelihoods chosen by name take the POI their analyses agree on; scan and MINOS run on them", "[infer][hs3][cli]") {
+  // Three channels, one analysis per channel, each with POI mu_sig (a pyhs3 benchmark file).
+  const std::string ws = shared_path("workspaces/hs3/pyhs3-benchmarks/3ch_bkgRooExp_sigGauss_shapeFloat_npOn_constrGauss_yield1x.json");
+  const RunResult fit = run_hs3fit("fit " + quote(ws) + " --likelihood all --minos mu_sig --json");
+  INFO(fit.err);
+  REQUIRE(fit.exit_code == 0);
+  const auto f = parse_json(fit.out);
+  CHECK(f.root().at("poi").as_string() == "mu_sig");
+  const double mu_hat = f.root().at("poi_hat").as_number();
+  const double up = f.root().at("minos").at("mu_sig").at("upper").as_number();
+  const double lo = f.root().at("minos").at("mu_sig").at("lower").as_number();
+  REQUIRE(up > 0);
+  REQUIRE(lo < 0);
+  // The MINOS ends are where the profile scan crosses 2ΔNLL = 1.
+  const RunResult scan = run_hs3fit("scan " + quote(ws) + " --likelihood all --grid " + fmt::format("{}:{}:2", mu_hat + lo, mu_hat + up) +
+                                    " --params mu_sig --json");
+  INFO(scan.err);
+  REQUIRE(scan.exit_code == 0);
+  for (const auto& pt : parse_json(scan.out).root().at("points").elements())
+    CHECK(pt.at("delta_twice_nll").as_number() == Approx(1.0).margin(2e-3));
+}

@@ -1,5 +1,6 @@
 #include "hs3/hs3_unbinned.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
@@ -1167,6 +1168,20 @@ GeneralModel build_general(const Node& root, const GeneralOptions& options) {
     for (uint32_t i = 0; i < out.parameters.size(); ++i)
       if (out.parameters[i].name == poi) out.poi = i;
     if (!out.poi) throw Error(ErrorKind::Input, analysis->node.pointer(), "POI '" + poi + "' is not a parameter of the likelihood");
+  } else if (!analysis) {
+    // Likelihoods chosen by name (--likelihood): the POI of the analyses built on them, when they
+    // name one and agree (the pyhs3 benchmark files: one analysis per channel, all with mu_sig).
+    std::string common;
+    bool agree = true;
+    for (const std::string& aname : doc.analysis_names()) {
+      const Analysis* a = doc.analysis(aname);
+      if (!a || a->pois.empty() || std::find(chosen.begin(), chosen.end(), a->likelihood) == chosen.end()) continue;
+      if (!common.empty() && common != a->pois.front()) agree = false;
+      common = a->pois.front();
+    }
+    for (uint32_t i = 0; agree && !common.empty() && i < out.parameters.size(); ++i)
+      if (out.parameters[i].name == common) out.poi = i;
+    if (!agree) spdlog::info("the analyses of the chosen likelihoods name different POIs: give one with --poi");
   }
   out.graph_nodes = L.g.size();
   out.program = std::make_shared<Program>(std::move(L.g), std::move(L.sources), std::move(L.scalar_terms), out.parameters.size());
