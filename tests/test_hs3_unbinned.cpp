@@ -18,6 +18,7 @@
 #include "hs3/hs3_unbinned.h"
 #include "json/json_reader.h"
 #include "tape/compiler.h"
+#include "test_support.h"
 #include "workspace.h"
 
 namespace {
@@ -772,4 +773,48 @@ TEST_CASE("Fused per-event ops: gradients vs finite differences in every argumen
   }
   CHECK(nll(lm, x) == Approx(expected).epsilon(1e-13));
   check_gradient(lm, x);
+}
+
+TEST_CASE("General HS3: rate_extended_dist and multivariate_normal_dist equal their closed forms", "[hs3][unbinned]") {
+  // ext = Pois(n | nu) Π gauss(x_j) on [1, 4] (standard fields dist/rate; ROOT's pdf/norm below);
+  // mvn = N2((a, b) | (0.3, −0.2), Σ) as a constraint factor, counted once.
+  auto workspace = [](const std::string& ext_fields, const std::string& cov_fields) {
+    return R"J({
+    "metadata": {"hs3_version": "0.2"},
+    "distributions": [
+      {"name": "sig", "type": "gaussian_dist", "x": "x", "mean": "m", "sigma": 0.8},
+      {"name": "ext", "type": "rate_extended_dist", )J" + ext_fields + R"J(},
+      {"name": "mvn", "type": "multivariate_normal_dist", "x": ["a", "b"], "mean": [0.3, -0.2], )J" + cov_fields + R"J(},
+      {"name": "model", "type": "product_dist", "factors": ["ext", "mvn"]}
+    ],
+    "functions": [{"name": "nu", "type": "product", "factors": ["mu", "n0"]}],
+    "data": [{"name": "d", "type": "unbinned", "axes": [{"name": "x", "min": 1, "max": 4}], "entries": [[1.5], [2.0], [3.7], [2.6]]}],
+    "likelihoods": [{"name": "L", "distributions": ["model"], "data": ["d"]}],
+    "parameter_points": [{"name": "default_values", "parameters": [
+      {"name": "m", "value": 2.2}, {"name": "mu", "value": 1.3}, {"name": "n0", "value": 3.0, "const": true},
+      {"name": "a", "value": 0.9}, {"name": "b", "value": 0.4}]}]
+  })J";
+  };
+  const double m = 2.2, s = 0.8, nu = 1.3 * 3.0, lo = 1, hi = 4, a = 0.9 - 0.3, b = 0.4 + 0.2;
+  const double s11 = 1.0, s12 = 0.3, s22 = 2.0, det = s11 * s22 - s12 * s12;
+  double expected = nu - 4 * std::log(nu);  // HS3: no ln n!
+  const double M = 0.5 * (std::erf((hi - m) / (s * M_SQRT2)) - std::erf((lo - m) / (s * M_SQRT2)));
+  for (double v : {1.5, 2.0, 3.7, 2.6}) expected -= -0.5 * std::pow((v - m) / s, 2) - std::log(s * std::sqrt(2 * M_PI) * M);
+  expected += 0.5 * (s22 * a * a - 2 * s12 * a * b + s11 * b * b) / det + 0.5 * std::log(det) + std::log(2 * M_PI);
+
+  const std::string cov = R"("covariances": [[1.0, 0.3], [0.3, 2.0]])";
+  // the same Σ as correlations and standard deviations (ROOT's spelling)
+  const std::string corr = R"("correlations": [[1.0, 0.21213203435596426], [0.21213203435596426, 1.0]], "standard_deviations": [1.0, 1.4142135623730951])";
+  for (const auto& [ext, c] : {std::make_pair(std::string(R"("dist": "sig", "rate": "nu")"), cov), std::make_pair(std::string(R"("pdf": "sig", "norm": "nu")"), corr)}) {
+    hs3test::TempFile f(workspace(ext, c));
+    hs3fit::LoadedModel lm = load(f.path());
+    const std::vector<double> x = lm.model.initial_values();
+    CHECK(nll(lm, x) == Approx(expected).epsilon(1e-12));
+    check_gradient(lm, x);
+  }
+  // Bad covariance matrices are refused with their pointer.
+  hs3test::TempFile bad(workspace(R"("dist": "sig", "rate": "nu")", R"("covariances": [[1.0, 2.0], [2.0, 1.0]])"));
+  CHECK_THROWS_WITH(load(bad.path()), Catch::Contains("/distributions/2/covariances") && Catch::Contains("not positive definite"));
+  hs3test::TempFile twice(workspace(R"("dist": "model", "rate": "nu")", cov));
+  CHECK_THROWS(load(twice.path()));  // a cycle (ext → model → ext) is refused
 }

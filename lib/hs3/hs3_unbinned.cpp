@@ -5,6 +5,8 @@
 #include <map>
 #include <set>
 
+#include <Eigen/Cholesky>
+#include <Eigen/Core>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -137,8 +139,11 @@ class Lowerer {
       Lowered l = logpdf(aname, ctx, an);
       if (counted_.insert(aname).second) scalar_terms.emplace_back(l.node, -1.0);
       auto v = dist->get(variate_field(dist->at("type").as_string()));
-      if (v && v->is_string()) {
-        const std::string name = v->as_string();
+      // one variate, or several (multivariate_normal_dist's x)
+      const std::vector<Node> variates = !v ? std::vector<Node>{} : v->is_array() ? v->elements() : std::vector<Node>{*v};
+      for (const Node& var : variates) {
+        if (!var.is_string()) continue;
+        const std::string name = var.as_string();
         double num;
         if (!doc_.function(name) && !doc_.distribution(name) && !parses_as_number(name, &num)) global_observables.insert(name);
       }
@@ -942,6 +947,72 @@ class Lowerer {
         vals[b] = C(cs[b] > 0 ? std::log(cs[b] / (vol * sum)) : -kInfD);
       }
       out.node = bin_lookup(xs, edges, vals, 0, 0, total);
+    } else if (type == "rate_extended_dist" || type == "extend_pdf") {
+      // Poisson point process Pois(n | λ) Π m(x_j) (SPEC §4): the underlying distribution with the
+      // rate as its expected number of events. Standard fields dist/rate, ROOT's pdf/norm.
+      const char* dkey = d.get("dist") ? "dist" : "pdf";
+      const char* rkey = d.get("rate") ? "rate" : "norm";
+      if (d.get("range")) d.at("range").fail("rate_extended_dist with a 'range' (expected events in a sub-range) is not supported yet");
+      const Node dn = d.at(dkey);
+      if (!dn.is_string()) dn.fail("expected the name of a distribution");
+      Lowered inner = logpdf(dn.as_string(), ctx, dn);
+      if (inner.rate) dn.fail("the distribution is already extended: its rate would be counted twice");
+      t |= inner.touched;
+      out.node = inner.node;
+      out.rate = field(d, rkey, ctx, t).node;
+    } else if (type == "multivariate_normal_dist") {
+      // exp(−½ (x−μ)ᵀ Σ⁻¹ (x−μ)) / ((2π)^{k/2} |Σ|^{1/2}) with a numeric Σ (covariances, or ROOT's
+      // correlations + standard_deviations), inverted once here; normalized over the full space.
+      const std::vector<Node> xs = d.at("x").elements(), ms = d.at("mean").elements();
+      const size_t k = xs.size();
+      if (k == 0) d.at("x").fail("expected at least one variate");
+      if (ms.size() != k) d.at("mean").fail(std::to_string(ms.size()) + " means for " + std::to_string(k) + " variates");
+      Eigen::MatrixXd cov(k, k);
+      auto numeric = [](const Node& v) {
+        double x = 0;
+        if (v.is_number()) return v.as_number();
+        if (v.is_string() && parses_as_number(v.as_string(), &x)) return x;
+        v.fail("expected a number (hs3fit needs a numeric covariance matrix, as ROOT does)");
+        return 0.0;
+      };
+      auto square = [&](const Node& m) {
+        const std::vector<Node> rows = m.elements();
+        if (rows.size() != k) m.fail(std::to_string(rows.size()) + " rows for " + std::to_string(k) + " variates");
+        for (size_t i = 0; i < k; ++i) {
+          const std::vector<Node> row = rows[i].elements();
+          if (row.size() != k) rows[i].fail(std::to_string(row.size()) + " entries for " + std::to_string(k) + " variates");
+          for (size_t j = 0; j < k; ++j) cov(i, j) = numeric(row[j]);
+        }
+      };
+      if (d.get("covariances")) {
+        square(d.at("covariances"));
+      } else {
+        square(d.at("correlations"));
+        const std::vector<Node> sds = d.at("standard_deviations").elements();
+        if (sds.size() != k) d.at("standard_deviations").fail(std::to_string(sds.size()) + " standard deviations for " + std::to_string(k) + " variates");
+        for (size_t i = 0; i < k; ++i)
+          for (size_t j = 0; j < k; ++j) cov(i, j) *= numeric(sds[i]) * numeric(sds[j]);
+      }
+      const char* what = d.get("covariances") ? "covariances" : "correlations";
+      if (!cov.isApprox(cov.transpose(), 1e-12)) d.at(what).fail("the covariance matrix is not symmetric");
+      const Eigen::LLT<Eigen::MatrixXd> llt(cov);
+      if (llt.info() != Eigen::Success) d.at(what).fail("the covariance matrix is not positive definite");
+      const Eigen::MatrixXd prec = llt.solve(Eigen::MatrixXd::Identity(static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(k)));
+      double logdet = 0;
+      for (size_t i = 0; i < k; ++i) logdet += 2 * std::log(llt.matrixL()(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(i)));
+      std::vector<uint32_t> dev(k), terms;
+      for (size_t i = 0; i < k; ++i) {
+        if (xs[i].is_string() && ctx.obs.count(xs[i].as_string()) && ctx.obs.at(xs[i].as_string()).ranged)
+          xs[i].fail("multivariate_normal_dist over an axis of its data is not supported (it is normalized over the full space; use it as a constraint)");
+        dev[i] = sub(field_value(xs[i], ctx, t), field_value(ms[i], ctx, t));
+      }
+      for (size_t i = 0; i < k; ++i)
+        for (size_t j = i; j < k; ++j) {
+          const double pij = prec(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) * (i == j ? -0.5 : -1.0);
+          if (pij != 0) terms.push_back(mul(C(pij), mul(dev[i], dev[j])));
+        }
+      terms.push_back(C(-0.5 * logdet - static_cast<double>(k) * kLogSqrt2Pi));
+      out.node = g.add(Op::Sum, terms);
     } else if (type == "landau_dist" || type == "relativistic_breit_wigner_dist") {
       d.at("type").fail(type == "landau_dist"
                             ? "landau_dist is not supported by this hs3fit build yet (it needs the Landau density and distribution function, "
