@@ -78,6 +78,9 @@ class Node {
 
   // Array access.
   std::vector<Node> elements() const;
+  // The Node of element `index` of this array, `element` being that element (read from raw()):
+  // for readers that walk simdjson's array themselves and need a Node only for a message.
+  Node element_node(simdjson::dom::element element, size_t index) const { return child(element, index); }
   size_t size() const;  // number of elements (array) or members (object)
 
   // Scalars; each throws "expected <type>, found <type>" at this node's pointer.

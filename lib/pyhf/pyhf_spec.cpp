@@ -1,6 +1,8 @@
 #include "pyhf/pyhf_spec.h"
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <functional>
 #include <set>
 #include <string_view>
@@ -48,8 +50,22 @@ ModifierType parse_modifier_type(const Node& node) {
 }
 
 // Names end up in messages, tables and JSON output: no control characters (C0, DEL, C1).
-bool has_control_character(const std::string& s) {
-  for (size_t i = 0; i < s.size(); ++i) {
+bool has_control_character(std::string_view s) {
+  // Eight bytes at a time: names without a byte < 0x20, 0x7F or 0xC2 (the usual case) need no
+  // byte-by-byte look (bit tricks from "Bit Twiddling Hacks": haszero / hasless).
+  size_t i = 0;
+  constexpr uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t x;
+    std::memcpy(&x, s.data() + i, 8);
+    const uint64_t less20 = (x - ones * 0x20) & ~x & highs;
+    const uint64_t y7f = x ^ (ones * 0x7F), yc2 = x ^ (ones * 0xC2);
+    const uint64_t is7f = (y7f - ones) & ~y7f & highs, isc2 = (yc2 - ones) & ~yc2 & highs;
+    if (less20 | is7f | isc2) break;
+  }
+  // From the first word with a candidate byte (earlier words hold no 0xC2 that could pair
+  // with it), or the last < 8 bytes, byte by byte.
+  for (; i < s.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(s[i]);
     if (c < 0x20 || c == 0x7F) return true;
     if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) < 0xA0) return true;
@@ -186,6 +202,89 @@ std::optional<Modifier> read_modifier(const Node& node, size_t nbins, ErrorColle
   return m;
 }
 
+// The common case of read_modifier without JSON Nodes: a modifier that read_modifier would
+// accept without any problem is read straight from simdjson's DOM into `m` (same values: the
+// same simdjson conversions). Anything else (a wrong type, key, length or value) returns false,
+// and the caller reads the modifier again with read_modifier, which reports the problem exactly
+// as before. Duplicate keys were refused by json::parse.
+bool fast_numbers(simdjson::dom::element el, size_t nbins, bool nonnegative, std::vector<double>& out) {
+  simdjson::dom::array arr;
+  if (el.get_array().get(arr) != simdjson::SUCCESS || arr.size() != nbins) return false;
+  out.resize(nbins);
+  size_t i = 0;
+  for (simdjson::dom::element x : arr) {
+    double v;
+    if (x.get_double().get(v) != simdjson::SUCCESS || !std::isfinite(v) || (nonnegative && v < 0)) return false;
+    out[i++] = v;
+  }
+  return true;
+}
+
+bool fast_number(simdjson::dom::element el, double& v) {
+  return el.is_number() && el.get_double().get(v) == simdjson::SUCCESS && std::isfinite(v);
+}
+
+bool fast_modifier(simdjson::dom::element el, size_t nbins, Modifier& m) {
+  simdjson::dom::object obj;
+  if (el.get_object().get(obj) != simdjson::SUCCESS) return false;
+  simdjson::dom::element fields[3];
+  bool have[3] = {false, false, false};
+  for (auto field : obj) {
+    const std::string_view k = field.key;
+    int i;
+    if (k.size() == 4 && k[0] == 'n' && k == "name") i = 0;
+    else if (k.size() == 4 && k[0] == 't' && k == "type") i = 1;
+    else if (k.size() == 4 && k[0] == 'd' && k == "data") i = 2;
+    else return false;
+    fields[i] = field.value;
+    have[i] = true;
+  }
+  if (!have[0] || !have[1] || !have[2]) return false;
+  std::string_view name, type;
+  if (fields[0].get_string().get(name) != simdjson::SUCCESS || name.empty() || has_control_character(name)) return false;
+  if (fields[1].get_string().get(type) != simdjson::SUCCESS) return false;
+  const simdjson::dom::element data = fields[2];
+  const char t0 = type.empty() ? '\0' : type[0];
+  if (t0 == 'n' && type == "normsys") {
+    simdjson::dom::object hilo;
+    if (data.get_object().get(hilo) != simdjson::SUCCESS) return false;
+    bool hi = false, lo = false;
+    for (auto field : hilo) {
+      const std::string_view k = field.key;
+      double* target;
+      if (k == "hi") { target = &m.hi; hi = true; }
+      else if (k == "lo") { target = &m.lo; lo = true; }
+      else return false;
+      if (!fast_number(field.value, *target) || !(*target > 0)) return false;
+    }
+    if (!hi || !lo) return false;
+    m.type = ModifierType::NormSys;
+  } else if (t0 == 'h' && type == "histosys") {
+    simdjson::dom::object hilo;
+    if (data.get_object().get(hilo) != simdjson::SUCCESS) return false;
+    bool hi = false, lo = false;
+    for (auto field : hilo) {
+      const std::string_view k = field.key;
+      if (k == "hi_data") { if (!fast_numbers(field.value, nbins, false, m.hi_data)) return false; hi = true; }
+      else if (k == "lo_data") { if (!fast_numbers(field.value, nbins, false, m.lo_data)) return false; lo = true; }
+      else return false;
+    }
+    if (!hi || !lo) return false;
+    m.type = ModifierType::HistoSys;
+  } else if (t0 == 's' && (type == "staterror" || type == "shapesys")) {
+    if (!fast_numbers(data, nbins, true, m.uncertainties)) return false;
+    m.type = type.size() == 9 ? ModifierType::StatError : ModifierType::ShapeSys;
+  } else {
+    if (type == "normfactor") m.type = ModifierType::NormFactor;
+    else if (type == "shapefactor") m.type = ModifierType::ShapeFactor;
+    else if (type == "lumi") m.type = ModifierType::Lumi;
+    else return false;
+    if (!data.is_null()) return false;
+  }
+  m.name.assign(name.data(), name.size());
+  return true;
+}
+
 // Reads a sample; `nbins` is the channel's bin count when known (from its first sample).
 std::optional<Sample> read_sample(const Node& node, std::optional<size_t> nbins, const std::string& channel,
                                   ErrorCollector& problems) {
@@ -208,12 +307,24 @@ std::optional<Sample> read_sample(const Node& node, std::optional<size_t> nbins,
   problems.check([&] { mods = node.required(field[2], "modifiers"); });
   if (mods && data_ok) {
     problems.check([&] {
-      const std::vector<Node> nodes = mods->elements();
+      simdjson::dom::array array;
+      if (mods->raw().get_array().get(array) != simdjson::SUCCESS) mods->elements();  // throws "expected array"
+      const size_t count = array.size();
       const auto sample_pointer = std::make_shared<const std::string>(s.pointer);
-      s.modifiers.reserve(nodes.size());
-      ModifierSet seen(s.modifiers, nodes.size());
-      for (size_t i = 0; i < nodes.size(); ++i) {
-        const Node& mnode = nodes[i];
+      s.modifiers.reserve(count);
+      ModifierSet seen(s.modifiers, count);
+      size_t i = 0;
+      for (simdjson::dom::element el : array) {
+        const size_t index = i++;
+        // The common case: a valid modifier, not a duplicate; everything else goes the Node way.
+        if (Modifier fast; fast_modifier(el, s.data.size(), fast) && !seen.contains(fast.name, fast.type)) {
+          fast.sample_pointer = sample_pointer;
+          fast.index = index;
+          s.modifiers.push_back(std::move(fast));
+          seen.insert(s.modifiers.size() - 1);
+          continue;
+        }
+        const Node mnode = mods->element_node(el, index);
         std::optional<Modifier> m;
         problems.check([&] { m = read_modifier(mnode, s.data.size(), problems); });
         if (!m) continue;
@@ -223,7 +334,7 @@ std::optional<Sample> read_sample(const Node& node, std::optional<size_t> nbins,
           continue;
         }
         m->sample_pointer = sample_pointer;
-        m->index = i;
+        m->index = index;
         s.modifiers.push_back(std::move(*m));
         seen.insert(s.modifiers.size() - 1);
       }
