@@ -33,6 +33,7 @@ struct ParamSet {
   std::vector<bool> fixed;
   std::string first_pointer;
   uint32_t first_index = 0;  // index of its first parameter in the Model
+  bool placed = false;       // parameter_order: already given its place
 };
 
 bool is_per_bin(ModifierType t) {
@@ -124,24 +125,34 @@ class Builder {
     struct StatBins { std::vector<double> nominal_sum; std::vector<const pyhf::Sample*> samples; std::vector<const pyhf::Modifier*> mods; };
     std::map<std::string, std::vector<std::pair<const pyhf::Channel*, StatBins>>> stat;
 
+    size_t total = 0;
+    for (const pyhf::Channel* ch : channels_)
+      for (const pyhf::Sample& s : ch->samples) total += s.modifiers.size();
+    set_of_.reserve(total);
+    sample_base_.reserve(ws_.channels.size() * 8);
     for (const pyhf::Channel* ch : channels_) {
       const size_t nb = ch->nbins();
       for (const pyhf::Sample& s : ch->samples) {
+        sample_base_.emplace(&s, set_of_.size());
         for (const pyhf::Modifier& mod : s.modifiers) {
+          set_of_.push_back(nullptr);  // set below, once the modifier's set exists
           switch (mod.type) {
             case ModifierType::NormFactor: {
               ParamSet& ps = paramset(mod, 1);
+              set_of_.back() = &ps;
               if (ps.inits.empty()) set_defaults(ps, 1.0, {0.0, 10.0});
               break;
             }
             case ModifierType::Lumi: {
               ParamSet& ps = paramset(mod, 1);
+              set_of_.back() = &ps;
               if (ps.inits.empty()) { set_defaults(ps, 1.0, {0.0, 10.0}); ps.constraint = ConstraintType::Gaussian; }
               break;
             }
             case ModifierType::NormSys:
             case ModifierType::HistoSys: {
               ParamSet& ps = paramset(mod, 1);
+              set_of_.back() = &ps;
               if (ps.inits.empty()) {
                 set_defaults(ps, 0.0, {-5.0, 5.0});
                 ps.constraint = ConstraintType::Gaussian;
@@ -152,6 +163,7 @@ class Builder {
             }
             case ModifierType::ShapeFactor: {
               ParamSet& ps = paramset(mod, nb);
+              set_of_.back() = &ps;
               if (ps.inits.empty()) set_defaults(ps, 1.0, {0.0, 10.0});
               else if (ps.n != nb)
                 throw_input_error(mod.pointer(), "shapefactor '" + mod.name + "' is used on channels with " + std::to_string(ps.n) +
@@ -165,6 +177,7 @@ class Builder {
               // τ_b = n_b²/σ_b² for bins with positive nominal and uncertainty; other bins keep a
               // parameter fixed at 1 with τ = aux = 1, and their constraint term stays (pyhf).
               ParamSet& ps = paramset(mod, nb);
+              set_of_.back() = &ps;
               ps.constraint = ConstraintType::Poisson;
               set_defaults(ps, 1.0, {1e-10, 10.0});
               for (size_t b = 0; b < nb; ++b) {
@@ -179,6 +192,7 @@ class Builder {
             }
             case ModifierType::StatError: {
               ParamSet& ps = paramset(mod, nb);
+              set_of_.back() = &ps;
               ps.constraint = ConstraintType::Gaussian;
               auto& per_channel = stat[mod.name];
               auto it = std::find_if(per_channel.begin(), per_channel.end(), [&](auto& p) { return p.first == ch; });
@@ -310,29 +324,37 @@ class Builder {
                                    ModifierType::ShapeFactor, ModifierType::ShapeSys};
     // Every sample's modifiers sorted by (name, type name) once, walking sorted channels and
     // sorted samples; each group then takes its own type from these lists, in order.
-    std::vector<const pyhf::Modifier*> sorted;
+    // Each entry carries its parameter set (recorded by collect_paramsets): no name lookups.
+    std::vector<std::pair<const pyhf::Modifier*, ParamSet*>> sorted;
+    sorted.reserve(set_of_.size());
+    std::vector<const pyhf::Sample*> samples;
     for (const pyhf::Channel* ch : channels_) {
-      std::vector<const pyhf::Sample*> samples;
+      samples.clear();
       for (const pyhf::Sample& smp : ch->samples) samples.push_back(&smp);
       std::sort(samples.begin(), samples.end(), [](auto* a, auto* b) { return a->name < b->name; });
       for (const pyhf::Sample* smp : samples) {
         const size_t first = sorted.size();
-        for (const pyhf::Modifier& m : smp->modifiers) sorted.push_back(&m);
-        std::sort(sorted.begin() + static_cast<std::ptrdiff_t>(first), sorted.end(), [](auto* a, auto* b) {
-          if (const int c = a->name.compare(b->name)) return c < 0;  // one comparison of the names, not two
-          return std::strcmp(pyhf::to_string(a->type), pyhf::to_string(b->type)) < 0;
+        ParamSet* const* sets = set_of_.data() + sample_base_.at(smp);
+        for (size_t i = 0; i < smp->modifiers.size(); ++i) sorted.emplace_back(&smp->modifiers[i], sets[i]);
+        std::sort(sorted.begin() + static_cast<std::ptrdiff_t>(first), sorted.end(), [](const auto& a, const auto& b) {
+          if (const int c = a.first->name.compare(b.first->name)) return c < 0;  // one comparison of the names, not two
+          return std::strcmp(pyhf::to_string(a.first->type), pyhf::to_string(b.first->type)) < 0;
         });
       }
     }
     std::vector<ParamSet*> order;
     order.reserve(sets_.size());
-    std::unordered_set<std::string_view> placed;
-    placed.reserve(sets_.size());
     for (ModifierType group : groups)
-      for (const pyhf::Modifier* m : sorted)
-        if (m->type == group && placed.insert(m->name).second) order.push_back(find_set(m->name));
+      for (const auto& [m, ps] : sorted)
+        if (m->type == group && !ps->placed) {
+          ps->placed = true;
+          order.push_back(ps);
+        }
     for (auto& [name, ps] : sets_)
-      if (placed.insert(name).second) order.push_back(&ps);  // staterror, alphabetical
+      if (!ps.placed) {  // staterror, alphabetical
+        ps.placed = true;
+        order.push_back(&ps);
+      }
     return order;
   }
 
@@ -395,8 +417,9 @@ class Builder {
       take(ms.name, s.name);
       take(ms.nominal, s.data);
       ms.modifiers.reserve(s.modifiers.size());
+      ParamSet* const* sets = set_of_.data() + sample_base_.at(&s);
       for (const pyhf::Modifier& mod : s.modifiers) {
-        const ParamSet& ps = *find_set(mod.name);
+        const ParamSet& ps = *sets[&mod - s.modifiers.data()];
         Modifier m;
         m.kind = kind_of(mod.type);
         m.param = ps.first_index;
@@ -433,6 +456,10 @@ class Builder {
   std::vector<const pyhf::Channel*> channels_;
   std::map<std::string, ParamSet> sets_;
   std::unordered_map<std::string_view, ParamSet*> index_;  // into sets_ (nodes never move)
+  // The parameter set of every modifier, sample by sample (collect_paramsets' walk), and the
+  // position of each sample's first modifier in it: later passes look nothing up by name.
+  std::vector<ParamSet*> set_of_;
+  std::unordered_map<const pyhf::Sample*, size_t> sample_base_;
   std::set<std::string> lumi_init_given_;
   struct StatKey {
     std::string_view name;  // a key of sets_
