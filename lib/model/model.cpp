@@ -15,7 +15,6 @@ const char* to_string(Interp code) {
   return "?";
 }
 
-bool is_multiplicative(Interp code) { return code == Interp::Code1 || code == Interp::Code4; }
 
 const char* to_string(ModifierKind kind) {
   switch (kind) {

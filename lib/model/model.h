@@ -24,7 +24,7 @@ struct Parameter {
 // Interpolation codes as pyhf names them (SPEC §7.4): additive 0, 2, 4p; multiplicative 1, 4.
 enum class Interp { Code0, Code1, Code2, Code4, Code4p };
 const char* to_string(Interp code);
-bool is_multiplicative(Interp code);
+inline bool is_multiplicative(Interp code) { return code == Interp::Code1 || code == Interp::Code4; }
 
 enum class ModifierKind { NormFactor, NormSys, HistoSys, ShapeFactor, ShapeSys, StatError, Lumi };
 const char* to_string(ModifierKind kind);

@@ -97,8 +97,8 @@ enum class Role { NormFactor, HistoDelta, HistoFactor };
 struct Batch {
   Interp code = Interp::Code4;
   Role role = Role::NormFactor;
-  std::vector<uint32_t> param;  // local parameter of each entry
-  std::vector<double> coeff;    // coefficient_count(code) per entry (AoS while collecting)
+  std::vector<uint32_t> param;     // local parameter of each entry
+  std::vector<double> coeff[8];    // coeff[c][e]: coefficient c of entry e (c < coefficient_count(code))
   std::vector<uint32_t> seg = {0};
   std::unordered_map<std::vector<uint64_t>, uint32_t, VectorHash<uint64_t>> dedup;  // NormFactor: entry set → segment
   uint32_t out = 0, store = 0;
@@ -121,7 +121,15 @@ class Compiler {
   Tape run() {
     // Shards: consecutive channels of about `target` units each.
     uint64_t total = 0;
-    for (const auto& ch : model_.channels) total += channel_units(ch);
+    size_t coefficients = 0;  // an upper bound of Tape::consts (before pruning and sharing)
+    for (const auto& ch : model_.channels) {
+      total += channel_units(ch);
+      for (const model::Sample& s : ch.samples)
+        for (const model::Modifier& m : s.modifiers)
+          if (m.kind == ModifierKind::HistoSys) coefficients += ch.nbins() * static_cast<size_t>(interp::coefficient_count(m.interp));
+          else if (m.kind == ModifierKind::NormSys) coefficients += static_cast<size_t>(interp::coefficient_count(m.interp));
+    }
+    tape_.consts.reserve(coefficients + 4 * model_.constraints.size() + 2 * model_.channels.size() + 8);
     const uint64_t max_shards = std::max(1u, opt_.max_shards);
     const uint64_t target = std::max<uint64_t>(opt_.shard_units, (total + max_shards - 1) / max_shards);
     size_t begin = 0;
@@ -169,6 +177,7 @@ class Compiler {
   std::vector<std::vector<Ref>> products_;
   std::unordered_map<std::vector<Ref>, uint32_t, VectorHash<Ref>> product_of_;
   std::vector<const model::Modifier*> binwise_;  // of the channel being lowered
+  size_t histo_entries_ = 0;                     // histosys sample·bins of the shard (reserve hint)
   std::vector<size_t> binwise_begin_;
 
   void reset_shard() {
@@ -192,15 +201,21 @@ class Compiler {
     for (uint32_t i = 0; i < batches_.size(); ++i)
       if (batches_[i].code == code && batches_[i].role == role) return i;
     batches_.emplace_back();
-    batches_.back().code = code;
-    batches_.back().role = role;
-    if (role == Role::HistoDelta) batches_.back().seg.assign(num_sb + 1, 0);
+    Batch& B = batches_.back();
+    B.code = code;
+    B.role = role;
+    if (role == Role::HistoDelta) B.seg.assign(num_sb + 1, 0);
+    if (role != Role::NormFactor) {  // room for every histosys bin of the shard (an upper bound)
+      B.param.reserve(histo_entries_);
+      for (int c = 0; c < interp::coefficient_count(code); ++c) B.coeff[c].reserve(histo_entries_);
+    }
     return static_cast<uint32_t>(batches_.size() - 1);
   }
 
   void add_entry(Batch& B, uint32_t param_local, const double* c) {
     B.param.push_back(param_local);
-    B.coeff.insert(B.coeff.end(), c, c + interp::coefficient_count(B.code));
+    const int nc = interp::coefficient_count(B.code);
+    for (int i = 0; i < nc; ++i) B.coeff[i].push_back(c[i]);
   }
 
   // The scalar factor of a sample (normfactors, lumi, normsys): nothing, one value, or a product.
@@ -258,6 +273,11 @@ class Compiler {
 
   void channel_shard(size_t c_begin, size_t c_end, uint64_t units) {
     reset_shard();
+    histo_entries_ = 0;
+    for (size_t ci = c_begin; ci < c_end; ++ci)
+      for (const model::Sample& s : model_.channels[ci].samples)
+        for (const model::Modifier& m : s.modifiers)
+          if (m.kind == ModifierKind::HistoSys) histo_entries_ += model_.channels[ci].nbins();
     Shard sh;
     sh.cost = units;
     sh.code_begin = static_cast<uint32_t>(tape_.code.size());
@@ -427,18 +447,22 @@ class Compiler {
 
   // One batched interpolation op: segment offsets then θ slots in indices, coefficients
   // structure-of-arrays in consts.
+  // Written in place at the end of consts and indices (no temporaries).
   void emit_interp(const Batch& B, Op op, uint32_t a, uint32_t param_base) {
     const size_t m = B.param.size();
     const size_t nc = static_cast<size_t>(interp::coefficient_count(B.code));
-    std::vector<double> soa(m * nc);
-    for (size_t e = 0; e < m; ++e)
-      for (size_t c = 0; c < nc; ++c) soa[c * m + e] = B.coeff[e * nc + c];
-    std::vector<uint32_t> idx;
-    idx.reserve(B.seg.size() + m);
-    idx.insert(idx.end(), B.seg.begin(), B.seg.end());
-    for (size_t e = 0; e < m; ++e) idx.push_back(param_base + B.param[e]);
-    for (uint32_t s = 0; s < B.segments(); ++s) tape_.max_segment = std::max(tape_.max_segment, B.seg[s + 1] - B.seg[s]);
-    emit({op, B.segments(), B.out, a, B.store, add_consts(soa), add_indices(idx)});
+    const uint32_t k = static_cast<uint32_t>(tape_.consts.size());
+    for (size_t c = 0; c < nc; ++c) tape_.consts.insert(tape_.consts.end(), B.coeff[c].begin(), B.coeff[c].end());
+    const uint32_t idx = static_cast<uint32_t>(tape_.indices.size());
+    tape_.indices.resize(tape_.indices.size() + B.seg.size() + m);
+    uint32_t* out = tape_.indices.data() + idx;
+    std::copy(B.seg.begin(), B.seg.end(), out);
+    out += B.seg.size();
+    for (size_t e = 0; e < m; ++e) out[e] = param_base + B.param[e];
+    uint32_t longest = tape_.max_segment;
+    for (uint32_t s = 0; s < B.segments(); ++s) longest = std::max(longest, B.seg[s + 1] - B.seg[s]);
+    tape_.max_segment = longest;
+    emit({op, B.segments(), B.out, a, B.store, k, idx});
   }
 
   // lnΓ(a+1) − a ln a + a, the part of a Poisson constraint's normalisation that is left after
@@ -507,6 +531,9 @@ class Compiler {
 
   Tape finish() {
     tape_.work_end = work_end_;
+    // consts was reserved for every coefficient before pruning and sharing: give back a
+    // large excess (a tape lives as long as its evaluator).
+    if (tape_.consts.capacity() > tape_.consts.size() + tape_.consts.size() / 2) tape_.consts.shrink_to_fit();
     auto relocate = [&](uint32_t& off) {
       if (off != kNoSlot && (off & kConstTag)) off = (off & ~kConstTag) + work_end_;
     };
