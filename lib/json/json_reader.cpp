@@ -761,9 +761,9 @@ class StructureCheck {
       size_t index = 0;
       for (size_t j = i + 1; j < close && ok_; j = next(j), ++index) {
         if (!is_container(j)) continue;
-        path_.push_back({nullptr, index});
+        path_[path_size_++] = {nullptr, index};
         walk(j, depth + 1);
-        path_.pop_back();
+        --path_size_;
       }
       return;
     }
@@ -771,9 +771,9 @@ class StructureCheck {
     for (size_t j = i + 1; j < close && ok_; j = next(j + 1)) {  // j: a key, j + 1: its value
       if (!is_container(j + 1)) continue;
       const std::string_view key = string_at(j);
-      path_.push_back({key.data(), key.size()});
+      path_[path_size_++] = {key.data(), key.size()};
       walk(j + 1, depth + 1);
-      path_.pop_back();
+      --path_size_;
     }
   }
 
@@ -784,14 +784,31 @@ class StructureCheck {
   }
 
   void check_object(size_t open, size_t close) {
-    keys_.clear();
-    for (size_t j = open + 1; j < close; j = next(j + 1)) keys_.push_back(string_at(j));
+    // Small objects (the usual case) in a fixed array: compare pairs, keep the smallest
+    // duplicated key; larger ones sorted in keys_.
+    constexpr size_t kSmall = 16;
+    const char* data[kSmall];  // plain arrays: nothing to initialise per object
+    size_t size[kSmall];
+    size_t n = 0;
+    size_t j = open + 1;
+    for (; j < close && n < kSmall; j = next(j + 1), ++n) {
+      const std::string_view k = string_at(j);
+      data[n] = k.data();
+      size[n] = k.size();
+    }
+    std::string_view smallest;
     const std::string_view* dup = nullptr;
-    if (keys_.size() <= 16) {  // small objects: compare pairs, keep the smallest duplicated key
-      for (size_t i = 0; i < keys_.size(); ++i)
-        for (size_t j = i + 1; j < keys_.size(); ++j)
-          if (same_key(keys_[i], keys_[j]) && (!dup || keys_[i] < *dup)) dup = &keys_[i];
+    if (j >= close) {
+      for (size_t a = 0; a < n; ++a)
+        for (size_t b = a + 1; b < n; ++b)
+          if (size[a] == size[b] && same_key({data[a], size[a]}, {data[b], size[b]}) && (!dup || std::string_view(data[a], size[a]) < *dup)) {
+            smallest = std::string_view(data[a], size[a]);
+            dup = &smallest;
+          }
     } else {
+      keys_.clear();
+      for (size_t a = 0; a < n; ++a) keys_.emplace_back(data[a], size[a]);
+      for (; j < close; j = next(j + 1)) keys_.push_back(string_at(j));
       std::sort(keys_.begin(), keys_.end());
       auto it = std::adjacent_find(keys_.begin(), keys_.end());
       if (it != keys_.end()) dup = &*it;
@@ -799,15 +816,18 @@ class StructureCheck {
     if (!dup) return;
     found_ = true;
     dup_key_ = *dup;
-    for (const Step& s : path_)
+    for (size_t i = 0; i < path_size_; ++i) {
+      const Step& s = path_[i];
       dup_pointer_ += "/" + (s.key ? pointer_token(std::string_view(s.key, s.value)) : std::to_string(s.value));
+    }
     dup_pointer_ += "/" + pointer_token(dup_key_);
   }
 
   const uint64_t* tape_;
   const uint8_t* strings_;
-  std::vector<Step> path_;
-  std::vector<std::string_view> keys_;  // scratch
+  Step path_[kMaxDepth + 1];  // steps from the root to the value being walked (depth <= kMaxDepth)
+  size_t path_size_ = 0;
+  std::vector<std::string_view> keys_;  // scratch for objects of more than 16 members
   bool ok_ = true;
   bool found_ = false;
   std::string dup_pointer_;

@@ -125,24 +125,27 @@ class ModifierSet {
     while (cap < 2 * n) cap <<= 1;
     slots_.assign(cap, kEmpty);
   }
-  bool contains(std::string_view name, ModifierType type) const {
-    for (size_t i = hash(name, type);; i = (i + 1) & (slots_.size() - 1)) {
+  // The slot hash of (name, type): computed once per modifier, for contains and insert.
+  size_t hash(std::string_view name, ModifierType type) const {
+    return (std::hash<std::string_view>()(name) * 31 + static_cast<size_t>(type)) & (slots_.size() - 1);
+  }
+  bool contains(std::string_view name, ModifierType type) const { return contains(name, type, hash(name, type)); }
+  bool contains(std::string_view name, ModifierType type, size_t h) const {
+    for (size_t i = h;; i = (i + 1) & (slots_.size() - 1)) {
       if (slots_[i] == kEmpty) return false;
       const Modifier& m = mods_[slots_[i]];
       if (m.type == type && m.name == name) return true;
     }
   }
-  void insert(size_t index) {  // mods_[index] must not be contained yet
-    size_t i = hash(mods_[index].name, mods_[index].type);
+  void insert(size_t index) { insert(index, hash(mods_[index].name, mods_[index].type)); }
+  void insert(size_t index, size_t h) {  // mods_[index] must not be contained yet; h = its hash
+    size_t i = h;
     while (slots_[i] != kEmpty) i = (i + 1) & (slots_.size() - 1);
     slots_[i] = index;
   }
 
  private:
   static constexpr size_t kEmpty = ~size_t(0);
-  size_t hash(std::string_view name, ModifierType type) const {
-    return (std::hash<std::string_view>()(name) * 31 + static_cast<size_t>(type)) & (slots_.size() - 1);
-  }
   const std::vector<Modifier>& mods_;
   std::vector<size_t> slots_;
 };
@@ -220,6 +223,12 @@ bool fast_numbers(simdjson::dom::element el, size_t nbins, bool nonnegative, std
   return true;
 }
 
+// key == literal, with the length compared first and a fixed-size memcmp the compiler inlines.
+template <size_t N>
+bool is(std::string_view key, const char (&literal)[N]) {
+  return key.size() == N - 1 && std::memcmp(key.data(), literal, N - 1) == 0;
+}
+
 bool fast_number(simdjson::dom::element el, double& v) {
   return el.is_number() && el.get_double().get(v) == simdjson::SUCCESS && std::isfinite(v);
 }
@@ -232,9 +241,9 @@ bool fast_modifier(simdjson::dom::element el, size_t nbins, Modifier& m) {
   for (auto field : obj) {
     const std::string_view k = field.key;
     int i;
-    if (k.size() == 4 && k[0] == 'n' && k == "name") i = 0;
-    else if (k.size() == 4 && k[0] == 't' && k == "type") i = 1;
-    else if (k.size() == 4 && k[0] == 'd' && k == "data") i = 2;
+    if (is(k, "name")) i = 0;
+    else if (is(k, "type")) i = 1;
+    else if (is(k, "data")) i = 2;
     else return false;
     fields[i] = field.value;
     have[i] = true;
@@ -244,40 +253,39 @@ bool fast_modifier(simdjson::dom::element el, size_t nbins, Modifier& m) {
   if (fields[0].get_string().get(name) != simdjson::SUCCESS || name.empty() || has_control_character(name)) return false;
   if (fields[1].get_string().get(type) != simdjson::SUCCESS) return false;
   const simdjson::dom::element data = fields[2];
-  const char t0 = type.empty() ? '\0' : type[0];
-  if (t0 == 'n' && type == "normsys") {
+  if (is(type, "normsys")) {
     simdjson::dom::object hilo;
     if (data.get_object().get(hilo) != simdjson::SUCCESS) return false;
     bool hi = false, lo = false;
     for (auto field : hilo) {
       const std::string_view k = field.key;
       double* target;
-      if (k == "hi") { target = &m.hi; hi = true; }
-      else if (k == "lo") { target = &m.lo; lo = true; }
+      if (is(k, "hi")) { target = &m.hi; hi = true; }
+      else if (is(k, "lo")) { target = &m.lo; lo = true; }
       else return false;
       if (!fast_number(field.value, *target) || !(*target > 0)) return false;
     }
     if (!hi || !lo) return false;
     m.type = ModifierType::NormSys;
-  } else if (t0 == 'h' && type == "histosys") {
+  } else if (is(type, "histosys")) {
     simdjson::dom::object hilo;
     if (data.get_object().get(hilo) != simdjson::SUCCESS) return false;
     bool hi = false, lo = false;
     for (auto field : hilo) {
       const std::string_view k = field.key;
-      if (k == "hi_data") { if (!fast_numbers(field.value, nbins, false, m.hi_data)) return false; hi = true; }
-      else if (k == "lo_data") { if (!fast_numbers(field.value, nbins, false, m.lo_data)) return false; lo = true; }
+      if (is(k, "hi_data")) { if (!fast_numbers(field.value, nbins, false, m.hi_data)) return false; hi = true; }
+      else if (is(k, "lo_data")) { if (!fast_numbers(field.value, nbins, false, m.lo_data)) return false; lo = true; }
       else return false;
     }
     if (!hi || !lo) return false;
     m.type = ModifierType::HistoSys;
-  } else if (t0 == 's' && (type == "staterror" || type == "shapesys")) {
+  } else if ((is(type, "staterror") || is(type, "shapesys"))) {
     if (!fast_numbers(data, nbins, true, m.uncertainties)) return false;
     m.type = type.size() == 9 ? ModifierType::StatError : ModifierType::ShapeSys;
   } else {
-    if (type == "normfactor") m.type = ModifierType::NormFactor;
-    else if (type == "shapefactor") m.type = ModifierType::ShapeFactor;
-    else if (type == "lumi") m.type = ModifierType::Lumi;
+    if (is(type, "normfactor")) m.type = ModifierType::NormFactor;
+    else if (is(type, "shapefactor")) m.type = ModifierType::ShapeFactor;
+    else if (is(type, "lumi")) m.type = ModifierType::Lumi;
     else return false;
     if (!data.is_null()) return false;
   }
@@ -317,12 +325,14 @@ std::optional<Sample> read_sample(const Node& node, std::optional<size_t> nbins,
       for (simdjson::dom::element el : array) {
         const size_t index = i++;
         // The common case: a valid modifier, not a duplicate; everything else goes the Node way.
-        if (Modifier fast; fast_modifier(el, s.data.size(), fast) && !seen.contains(fast.name, fast.type)) {
-          fast.sample_pointer = sample_pointer;
-          fast.index = index;
-          s.modifiers.push_back(std::move(fast));
-          seen.insert(s.modifiers.size() - 1);
-          continue;
+        if (Modifier fast; fast_modifier(el, s.data.size(), fast)) {
+          if (const size_t h = seen.hash(fast.name, fast.type); !seen.contains(fast.name, fast.type, h)) {
+            fast.sample_pointer = sample_pointer;
+            fast.index = index;
+            s.modifiers.push_back(std::move(fast));
+            seen.insert(s.modifiers.size() - 1, h);
+            continue;
+          }
         }
         const Node mnode = mods->element_node(el, index);
         std::optional<Modifier> m;
