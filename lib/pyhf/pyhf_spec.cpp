@@ -213,12 +213,11 @@ std::optional<Modifier> read_modifier(const Node& node, size_t nbins, ErrorColle
 bool fast_numbers(simdjson::dom::element el, size_t nbins, bool nonnegative, std::vector<double>& out) {
   simdjson::dom::array arr;
   if (el.get_array().get(arr) != simdjson::SUCCESS || arr.size() != nbins) return false;
-  out.resize(nbins);
-  size_t i = 0;
+  out.reserve(nbins);
   for (simdjson::dom::element x : arr) {
     double v;
     if (x.get_double().get(v) != simdjson::SUCCESS || !std::isfinite(v) || (nonnegative && v < 0)) return false;
-    out[i++] = v;
+    out.push_back(v);
   }
   return true;
 }
