@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/error.h"
+#include "pyhf/name_hash.h"
 
 namespace hs3fit::model {
 
@@ -455,7 +456,7 @@ class Builder {
   const bool steal_ = false;
   std::vector<const pyhf::Channel*> channels_;
   std::map<std::string, ParamSet> sets_;
-  std::unordered_map<std::string_view, ParamSet*> index_;  // into sets_ (nodes never move)
+  std::unordered_map<std::string_view, ParamSet*, pyhf::NameHash> index_;  // into sets_ (nodes never move)
   // The parameter set of every modifier, sample by sample (collect_paramsets' walk), and the
   // position of each sample's first modifier in it: later passes look nothing up by name.
   std::vector<ParamSet*> set_of_;
@@ -467,7 +468,7 @@ class Builder {
     bool operator==(const StatKey& o) const { return channel == o.channel && name == o.name; }
   };
   struct StatKeyHash {
-    size_t operator()(const StatKey& k) const { return std::hash<std::string_view>()(k.name) * 31 + std::hash<const void*>()(k.channel); }
+    size_t operator()(const StatKey& k) const { return pyhf::name_hash(k.name) * 31 + std::hash<const void*>()(k.channel); }
   };
   std::unordered_map<StatKey, int64_t, StatKeyHash> stat_offset_;
   std::vector<Parameter> params_;

@@ -9,6 +9,7 @@
 
 #include "json/diagnostics.h"
 #include "json/json_reader.h"
+#include "pyhf/name_hash.h"
 
 namespace hs3fit::pyhf {
 
@@ -61,11 +62,11 @@ std::map<std::string, ParameterSet> parameter_sets(const Workspace& ws, json::Er
     bool operator==(const UseKey& o) const { return channel == o.channel && name == o.name; }
   };
   struct UseKeyHash {
-    size_t operator()(const UseKey& k) const { return std::hash<std::string_view>()(k.name) * 31 + std::hash<const void*>()(k.channel); }
+    size_t operator()(const UseKey& k) const { return name_hash(k.name) * 31 + std::hash<const void*>()(k.channel); }
   };
   std::unordered_map<UseKey, size_t, UseKeyHash> stat_use_index;  // (name, channel) → index in stat[name]
   // Hashed lookup by name (the map's nodes and keys never move).
-  std::unordered_map<std::string_view, ParameterSet*> index;
+  std::unordered_map<std::string_view, ParameterSet*, NameHash> index;
 
   for (const Channel& ch : ws.channels) {
     for (const Sample& s : ch.samples) {

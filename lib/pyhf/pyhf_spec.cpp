@@ -11,6 +11,7 @@
 #include "json/diagnostics.h"
 #include "json/json_reader.h"
 #include "json/json_writer.h"
+#include "pyhf/name_hash.h"
 #include "pyhf/parameter_sets.h"
 
 namespace hs3fit::pyhf {
@@ -127,7 +128,7 @@ class ModifierSet {
   }
   // The slot hash of (name, type): computed once per modifier, for contains and insert.
   size_t hash(std::string_view name, ModifierType type) const {
-    return (std::hash<std::string_view>()(name) * 31 + static_cast<size_t>(type)) & (slots_.size() - 1);
+    return (name_hash(name) * 31 + static_cast<size_t>(type)) & (slots_.size() - 1);
   }
   bool contains(std::string_view name, ModifierType type) const { return contains(name, type, hash(name, type)); }
   bool contains(std::string_view name, ModifierType type, size_t h) const {
