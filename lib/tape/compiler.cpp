@@ -174,6 +174,7 @@ class Compiler {
   std::vector<uint32_t> local_of_;  // global parameter → local slot (kNoSlot: not in this shard)
   std::vector<uint32_t> locals_;    // global parameter of each local slot
   std::vector<Batch> batches_;
+  uint32_t batch_of_[5][3] = {};  // [Interp][Role] → index in batches_ (kNoSlot: none yet); see reset_shard
   std::vector<std::vector<Ref>> products_;
   std::unordered_map<std::vector<Ref>, uint32_t, VectorHash<Ref>> product_of_;
   std::vector<const model::Modifier*> binwise_;  // of the channel being lowered
@@ -184,6 +185,8 @@ class Compiler {
     for (uint32_t g : locals_) local_of_[g] = kNoSlot;
     locals_.clear();
     batches_.clear();
+    for (auto& row : batch_of_)
+      for (uint32_t& b : row) b = kNoSlot;
     products_.clear();
     product_of_.clear();
   }
@@ -198,8 +201,9 @@ class Compiler {
   Ref param_ref(uint32_t global) { return {Ref::Param, 0, local(global)}; }
 
   uint32_t batch(Interp code, Role role, size_t num_sb) {
-    for (uint32_t i = 0; i < batches_.size(); ++i)
-      if (batches_[i].code == code && batches_[i].role == role) return i;
+    uint32_t& known = batch_of_[static_cast<int>(code)][static_cast<int>(role)];
+    if (known != kNoSlot) return known;
+    known = static_cast<uint32_t>(batches_.size());
     batches_.emplace_back();
     Batch& B = batches_.back();
     B.code = code;
