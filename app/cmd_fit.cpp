@@ -98,9 +98,10 @@ void register_fit(CLI::App& app, int& exit_code) {
     }
     std::optional<infer::Significance> significance;
     if (opts->significance) {
-      if (lm.objective) {  // unbinned HS3: observed significance only (no Asimov dataset)
+      if (lm.objective) {  // general HS3: on its Asimov dataset, else the observed part only
         infer::Likelihood likelihood = make_likelihood(lm, infer::inference_fit_options(opts->tolerance), "--significance");
-        significance = infer::observed_significance(likelihood);
+        significance = has_asimov(lm) ? infer::discovery_significance(likelihood, infer::inference_fit_options(opts->tolerance))
+                                      : infer::observed_significance(likelihood);
       } else {
         significance = infer::discovery_significance(lm.model, infer::inference_fit_options(opts->tolerance));
       }

@@ -215,7 +215,11 @@ void run_limit(const LimitCommand& o, int& exit_code) {
   if (!o.shard.empty() || !o.out_dir.empty())
     throw Error(ErrorKind::Usage, "--shard", "limit shards toys (--toys N --hypotest MU) or the patches of a patchset (--patchset FILE without --patch)");
   const auto t0 = std::chrono::steady_clock::now();
-  LoadedModel lm = load_model_with_datasets(o.model, to_load_options(o.model), "limit");
+  LoadOptions lo = to_load_options(o.model);
+  lo.general_hs3 = true;  // general HS3: asymptotic limits on its Asimov dataset; toys refused below
+  LoadedModel lm = load_model(o.model.workspace, lo);
+  if (lm.objective && o.toys > 0) throw Error(ErrorKind::Usage, "--toys", "toys are not generated for general HS3 likelihoods (unbinned data, continuous pdfs) yet; asymptotic limits work on them");
+  if (!has_asimov(lm)) throw Error(ErrorKind::Usage, o.model.workspace, "limit needs an Asimov dataset: " + lm.general->asimov_info->unavailable);
   report::InferInfo info;
   info.workspace = lm.source;
   info.measurement = lm.measurement;
@@ -262,7 +266,7 @@ void run_limit(const LimitCommand& o, int& exit_code) {
       out = o.json ? report::limit_json(lm.model, r, o.cl, uo.rtol, info) : report::limit_table(lm.model, r, o.cl, uo.rtol, info);
     }
   } else {
-    infer::AsymptoticCalculator calc(lm.model, {ts, fo});
+    infer::AsymptoticCalculator calc(make_likelihood(lm, fo, "limit"), {ts, fo});
     if (single) {
       const infer::HypotestResult h = calc.hypotest(o.hypotest);
       info.fits = calc.fits();

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "hs3/hs3_unbinned.h"
 
 namespace hs3fit::app {
 
@@ -105,14 +106,27 @@ LoadOptions to_load_options(const ModelOptions& o) {
 namespace {
 std::string no_datasets_why(const std::string& command) {
   return command +
-         " needs Asimov or toy datasets, which hs3fit cannot generate for general HS3 likelihoods (unbinned data, continuous "
-         "pdfs) yet; fit, fit --minos, fit --significance (observed) and scan work on them";
+         " needs toy datasets, which hs3fit cannot generate for general HS3 likelihoods (unbinned data, continuous "
+         "pdfs) yet; fit, fit --minos/--significance, scan and asymptotic limits work on them";
 }
 }  // namespace
 
 infer::Likelihood make_likelihood(const LoadedModel& lm, const fit::FitOptions& options, const std::string& command) {
   if (!lm.objective) return infer::Likelihood(lm.model, options);
-  return infer::Likelihood(lm.model, lm.objective, options, no_datasets_why(command));
+  infer::Likelihood l(lm.model, lm.objective, options, no_datasets_why(command));
+  if (lm.general && lm.general->asimov_info && lm.general->asimov_info->unavailable.empty()) {
+    std::shared_ptr<const hs3::GeneralModel> g = lm.general;
+    l.set_asimov_factory([g](const std::vector<double>& x) {
+      auto a = std::make_shared<hs3::GeneralModel>(g->asimov(x));
+      fit::Objective f = [a](const double* p, double* grad) { return grad ? a->nll_and_gradient(p, grad) : a->nll(p); };
+      return std::make_pair(a->parameters, f);
+    });
+  }
+  return l;
+}
+
+bool has_asimov(const LoadedModel& lm) {
+  return !lm.objective || (lm.general && lm.general->asimov_info && lm.general->asimov_info->unavailable.empty());
 }
 
 shards::Manifest model_manifest(const std::string& kind, const ModelOptions& mo, const LoadedModel& lm) {

@@ -28,12 +28,14 @@ void add_model_options(CLI::App* cmd, ModelOptions& o);
 LoadOptions to_load_options(const ModelOptions& o);
 
 // The loaded model as an inference likelihood: compiled to the tape (pyhf, histfactory_dist), or
-// over the general HS3 objective (load with LoadOptions::general_hs3), which has no datasets
-// (Asimov, toys) — `command` names the subcommand in that refusal.
+// over the general HS3 objective (load with LoadOptions::general_hs3), which has Asimov datasets
+// (GeneralModel::asimov) but no toys — `command` names the subcommand in that refusal.
 infer::Likelihood make_likelihood(const LoadedModel& lm, const fit::FitOptions& options, const std::string& command);
-// Load for a command that needs Asimov or toy datasets (limit): general HS3 likelihoods are
-// refused with the reason (make_likelihood's), everything else loads as to_load_options says.
+// Load for a command that needs toy datasets (limit --toys, patchset limits): general HS3
+// likelihoods are refused with the reason, everything else loads as to_load_options says.
 LoadedModel load_model_with_datasets(const ModelOptions& o, const LoadOptions& options, const std::string& command);
+// True if make_likelihood(lm, ...).asimov(x) works (binned models; general HS3 ones on 1–2 closed axes).
+bool has_asimov(const LoadedModel& lm);
 
 // The manifest of a sharded run (scan, impacts, toys) with what every such run records: the
 // workspace (+ patches) and its hash, the measurement and POI used, and every model option.

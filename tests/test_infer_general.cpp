@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <numeric>
 
+#include "fit/minimizer.h"
+#include "hs3/hs3_unbinned.h"
 #include "infer/calculator.h"
 #include "infer/likelihood.h"
 #include "infer/minos.h"
@@ -127,7 +129,7 @@ TEST_CASE("general HS3: profiling the width gives the Student-like profile n ln(
   CHECK(iv.upper == Approx(d1).margin(1e-4));
 }
 
-TEST_CASE("general HS3 from the command line: scan, fit --minos --significance; limit refused", "[infer][hs3][cli]") {
+TEST_CASE("general HS3 from the command line: scan, fit --minos --significance, limit on the Asimov dataset", "[infer][hs3][cli]") {
   TempFile ws(gauss_workspace(true));
   const Sample s = sample();
   const double sigma = 1.5;
@@ -136,26 +138,72 @@ TEST_CASE("general HS3 from the command line: scan, fit --minos --significance; 
   INFO(scan.err);
   REQUIRE(scan.exit_code == 0);
   const auto doc = parse_json(scan.out);
-  const auto& points = doc.root().at("points").elements();
+  const auto points = doc.root().at("points").elements();
   REQUIRE(points.size() == 5);
   for (const auto& pt : points) {
     const double m = pt.at("values").at("mu").as_number();
     CHECK(pt.at("delta_twice_nll").as_number() == Approx(s.n * (m - s.mean) * (m - s.mean) / (sigma * sigma)).margin(1e-5));
   }
 
+  // Expected significance from the Asimov dataset at mu = 1: Z0 = sqrt(n) / sigma (the Asimov
+  // sample's weighted mean is 1 and its profile a parabola of curvature n / sigma^2).
   const RunResult fit = run_hs3fit("fit " + quote(ws.path()) + " --minos mu --significance --json");
   INFO(fit.err);
   REQUIRE(fit.exit_code == 0);
   const auto f = parse_json(fit.out);
   CHECK(f.root().at("minos").at("mu").at("upper").as_number() == Approx(sigma / std::sqrt(s.n)).margin(1e-4));
   CHECK(f.root().at("significance").at("Z0").as_number() == Approx(std::sqrt(s.n) * s.mean / sigma).epsilon(1e-5));
-  CHECK(f.root().at("significance").at("Z0_exp").is_null());
-  const RunResult table = run_hs3fit("fit " + quote(ws.path()) + " --significance");
-  CHECK(table.out.find("expected   n/a") != std::string::npos);
+  CHECK(f.root().at("significance").at("Z0_exp").as_number() == Approx(std::sqrt(s.n) / sigma).epsilon(1e-5));
 
-  const RunResult limit = run_hs3fit("limit " + quote(ws.path()));
-  CHECK(limit.exit_code == 2);
-  CHECK(limit.err.find("Asimov") != std::string::npos);
+  // CLs limit (qtilde): the median expected limit of a Gaussian mean is Phi^-1(0.975) sigma/sqrt(n);
+  // the observed one solves CLs = 0.05 with q = n(mu - xbar)^2/sigma^2, q_A = n mu^2/sigma^2.
+  const RunResult limit = run_hs3fit("limit " + quote(ws.path()) + " --json");
+  INFO(limit.err);
+  REQUIRE(limit.exit_code == 0);
+  const auto l = parse_json(limit.out);
+  const double sigma_mu = sigma / std::sqrt(s.n);
+  CHECK(l.root().at("exp_limits").elements()[2].as_number() == Approx(1.959963984540054 * sigma_mu).epsilon(2e-4));
+  // observed: CLs(mu) = Phi(-(mu - xbar)/sigma_mu) / Phi(xbar/sigma_mu) (0 <= xbar <= mu), solved by bisection here
+  auto cls = [&](double mu) {
+    const double phi_sb = 0.5 * std::erfc((mu - s.mean) / sigma_mu / std::sqrt(2.0));
+    const double phi_b = 0.5 * std::erfc(-s.mean / sigma_mu / std::sqrt(2.0));
+    return phi_sb / phi_b;
+  };
+  double lo = s.mean, hi = 10;
+  for (int i = 0; i < 200; ++i) ((cls(0.5 * (lo + hi)) > 0.05) ? lo : hi) = 0.5 * (lo + hi);
+  CHECK(l.root().at("obs_limit").as_number() == Approx(0.5 * (lo + hi)).epsilon(2e-4));
+
+  // toys are refused for these likelihoods
+  const RunResult toys = run_hs3fit("limit " + quote(ws.path()) + " --toys 100");
+  CHECK(toys.exit_code == 2);
+  CHECK(toys.err.find("toys") != std::string::npos);
+}
+
+TEST_CASE("general HS3: the Asimov dataset at the best fit is fitted back to the best fit", "[infer][hs3]") {
+  // Extended Gaussian signal + exponential background on [10, 20] with a Gaussian-constrained
+  // nuisance parameter (a pyhs3 benchmark file): the Asimov dataset at theta-hat (weighted events on
+  // 400 cells, global observable at alpha-hat) has its own maximum at theta-hat.
+  LoadOptions o;
+  o.general_hs3 = true;
+  o.hs3.likelihoods = {"L_ch0"};
+  const LoadedModel lm = load_model(shared_path("workspaces/hs3/pyhs3-benchmarks/1ch_bkgRooExp_sigGauss_shapeFloat_npOn_constrGauss_yield10x.json"), o);
+  REQUIRE(lm.general);
+  fit::FitOptions fo;
+  fo.tolerance = 1e-6;
+  const fit::FitResult best = fit::minimize(lm.objective, lm.model.parameters, fo);
+  REQUIRE(best.converged);
+  const hs3::GeneralModel a = lm.general->asimov(best.values);
+  std::vector<model::Parameter> params = a.parameters;
+  for (size_t i = 0; i < params.size(); ++i)
+    if (!params[i].fixed) params[i].init = best.values[i];
+  fit::Objective f = [&a](const double* x, double* g) { return g ? a.nll_and_gradient(x, g) : a.nll(x); };
+  const fit::FitResult back = fit::minimize(f, params, fo);
+  REQUIRE(back.converged);
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (params[i].fixed) continue;
+    INFO(params[i].name);
+    CHECK(std::fabs(back.values[i] - best.values[i]) < 0.02 * best.errors[i]);  // cell discretization only
+  }
 }
 
 TEST_CASE("likelihoods chosen by name take the POI their analyses agree on; scan and MINOS run on them", "[infer][hs3][cli]") {

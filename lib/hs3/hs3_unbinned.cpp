@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -96,6 +97,9 @@ class Lowerer {
   std::set<std::string> global_observables;
   std::vector<EventSource> sources;
   std::vector<std::pair<uint32_t, double>> scalar_terms;
+  std::vector<AsimovSource> asimov_sources;                    // parallel to sources
+  std::vector<std::pair<std::string, uint32_t>> global_means;  // constraint variate → its mean's node
+  std::string asimov_unavailable;
   bool validate = false;  // structural check only (check_object)
 
   Ctx context(std::map<std::string, ObsInfo> obs) {
@@ -140,6 +144,7 @@ class Lowerer {
       if (counted_.insert(aname).second) scalar_terms.emplace_back(l.node, -1.0);
       auto v = dist->get(variate_field(dist->at("type").as_string()));
       // one variate, or several (multivariate_normal_dist's x)
+      record_global_mean(*dist, ctx);
       const std::vector<Node> variates = !v ? std::vector<Node>{} : v->is_array() ? v->elements() : std::vector<Node>{*v};
       for (const Node& var : variates) {
         if (!var.is_string()) continue;
@@ -183,10 +188,76 @@ class Lowerer {
     src.root = event_terms.size() == 1 ? event_terms[0] : g.add(Op::Sum, event_terms);
     sources.push_back(std::move(src));
     if (rates.size() > 1) where.fail("more than one extended distribution in the product '" + dname + "'");
+    AsimovSource a = asimov_grid(data);
+    a.n_obs = n_eff;
     if (rates.size() == 1) {
       const uint32_t nu = rates[0];
+      a.rate = nu;
+      a.extended_term = scalar_terms.size();
       scalar_terms.emplace_back(g.add2(Op::Sub, nu, g.add2(Op::Mul, g.constant(n_eff), g.add1(Op::Log, nu))), 1.0);
     }
+    asimov_sources.push_back(std::move(a));
+  }
+
+  // The cells of the Asimov dataset of `data`: its own bins (binned), a regular grid over its
+  // axes (unbinned, 1 or 2 closed axes); point data keeps its value (empty grid).
+  AsimovSource asimov_grid(const Data& data) {
+    AsimovSource a;
+    const size_t k = data.axes.size();
+    if (data.type == "binned") {
+      a.grid = data.columns;
+      const size_t nbins = data.weights.size();
+      a.volume.assign(nbins, 1.0);
+      for (size_t b = 0; b < nbins; ++b) {
+        size_t rest = b;
+        for (size_t ax = k; ax-- > 0;) {
+          const std::vector<double>& e = data.axes[ax].edges;
+          if (e.size() < 2) continue;
+          const size_t nb = e.size() - 1, j = rest % nb;
+          rest /= nb;
+          a.volume[b] *= e[j + 1] - e[j];
+        }
+      }
+      return a;
+    }
+    if (data.type != "unbinned") return a;
+    bool closed = k >= 1 && k <= 2;
+    for (const Axis& ax : data.axes) closed = closed && ax.has_min && ax.has_max && ax.max > ax.min;
+    if (!closed) {
+      if (asimov_unavailable.empty())
+        asimov_unavailable = "unbinned data '" + data.name + "' has " + std::to_string(k) +
+                             " axes or an axis without min/max (Asimov datasets are built on a grid over 1 or 2 closed axes)";
+      return a;
+    }
+    const size_t n = k == 1 ? kAsimovBins : kAsimovBins2D;
+    std::vector<std::vector<double>> centres(k);
+    std::vector<double> width(k);
+    for (size_t ax = 0; ax < k; ++ax) {
+      width[ax] = (data.axes[ax].max - data.axes[ax].min) / static_cast<double>(n);
+      for (size_t i = 0; i < n; ++i) centres[ax].push_back(data.axes[ax].min + (static_cast<double>(i) + 0.5) * width[ax]);
+    }
+    a.grid.assign(k, {});
+    const size_t total = k == 1 ? n : n * n;
+    for (size_t c = 0; c < total; ++c) {
+      a.grid[0].push_back(centres[0][k == 1 ? c : c / n]);
+      if (k == 2) a.grid[1].push_back(centres[1][c % n]);
+      a.volume.push_back(k == 1 ? width[0] : width[0] * width[1]);
+    }
+    return a;
+  }
+
+  // A Gaussian or Poisson constraint whose variate is a plain name (a global observable when it
+  // is fixed): the Asimov dataset sets it to the constraint's mean.
+  void record_global_mean(const Node& dist, const Ctx& ctx) {
+    const std::string type = dist.at("type").as_string();
+    if (type != "gaussian_dist" && type != "normal_dist" && type != "poisson_dist") return;
+    auto v = dist.get("x");
+    auto m = dist.get("mean");
+    if (!v || !v->is_string() || !m) return;
+    const std::string name = v->as_string();
+    double num;
+    if (doc_.function(name) || doc_.distribution(name) || parses_as_number(name, &num) || ctx.obs.count(name)) return;
+    global_means.emplace_back(name, value(*m, ctx).node);
   }
 
   // A number instead of a data name: the distribution observed at that value (SPEC §3.2).
@@ -214,6 +285,7 @@ class Lowerer {
     Lowered l = logpdf(name, ctx, where);
     if (!l.touched) {
       if (counted_.insert(name).second) scalar_terms.emplace_back(l.node, -1.0);
+      record_global_mean(*dist, ctx);
       return;
     }
     event_terms.push_back(l.node);
@@ -1192,6 +1264,95 @@ std::string check_object(const Document& doc, const std::string& name, bool is_f
   return "";
 }
 
+namespace {
+// Values of graph nodes 0..upto at the parameters x, with the observables of `source` at `point`
+// (other sources' observables NaN). Nodes are in topological order (arguments come first).
+void evaluate_nodes(const Graph& g, const std::vector<double>& x, uint32_t upto, uint32_t source, const double* point,
+                    std::vector<double>& val, std::vector<double>& argv) {
+  for (uint32_t id = 0; id <= upto; ++id) {
+    const GraphNode& n = g[id];
+    if (n.op == Op::Param) {
+      val[id] = x[static_cast<size_t>(n.k0)];
+    } else if (n.op == Op::Obs) {
+      val[id] = point && static_cast<uint32_t>(n.k0) == source ? point[static_cast<size_t>(n.k1)] : std::numeric_limits<double>::quiet_NaN();
+    } else {
+      argv.resize(std::max(argv.size(), n.args.size()));
+      for (size_t i = 0; i < n.args.size(); ++i) argv[i] = val[n.args[i]];
+      val[id] = apply(n, argv.data());
+    }
+  }
+}
+}  // namespace
+
+GeneralModel GeneralModel::asimov(const std::vector<double>& x) const {
+  if (!asimov_info) throw Error(ErrorKind::Internal, "GeneralModel::asimov", "no Asimov information");
+  const AsimovInfo& A = *asimov_info;
+  if (!A.unavailable.empty()) throw Error(ErrorKind::Usage, "", "no Asimov dataset for this likelihood: " + A.unavailable);
+  if (x.size() != parameters.size()) throw Error(ErrorKind::Internal, "GeneralModel::asimov", "parameter vector size");
+  Graph g = A.graph;
+  std::vector<double> val(g.size()), argv;
+  std::vector<EventSource> sources;
+  std::vector<std::pair<uint32_t, double>> terms = A.scalar_terms;
+  std::vector<double> point;
+  for (size_t s = 0; s < A.sources.size(); ++s) {
+    const EventSource& obs = A.sources[s];
+    const AsimovSource& a = A.asimov[s];
+    if (a.grid.empty()) {  // point data: kept as observed
+      sources.push_back(obs);
+      continue;
+    }
+    double expected = a.n_obs;
+    if (a.rate) {
+      evaluate_nodes(g, x, *a.rate, UINT32_MAX, nullptr, val, argv);
+      expected = val[*a.rate];
+    }
+    const size_t npoints = a.volume.size();
+    std::vector<double> p(npoints);
+    double total = 0;
+    point.resize(a.grid.size());
+    for (size_t c = 0; c < npoints; ++c) {
+      for (size_t ax = 0; ax < a.grid.size(); ++ax) point[ax] = a.grid[ax][c];
+      evaluate_nodes(g, x, obs.root, static_cast<uint32_t>(s), point.data(), val, argv);
+      p[c] = std::exp(val[obs.root]) * a.volume[c];
+      if (!std::isfinite(p[c])) p[c] = 0;
+      total += p[c];
+    }
+    if (!(total > 0) || !std::isfinite(expected) || expected < 0)
+      throw Error(ErrorKind::Usage, "", "no Asimov dataset at this point: the expected events or the density of source " + std::to_string(s) +
+                                            " are not finite and positive");
+    EventSource src;
+    src.root = obs.root;
+    src.coefficient = obs.coefficient;
+    src.columns.assign(a.grid.size(), {});
+    double n = 0;
+    for (size_t c = 0; c < npoints; ++c) {
+      const double w = expected * p[c] / total;
+      if (!(w > 0)) continue;
+      for (size_t ax = 0; ax < a.grid.size(); ++ax) src.columns[ax].push_back(a.grid[ax][c]);
+      src.weights.push_back(w);
+      n += w;
+    }
+    sources.push_back(std::move(src));
+    if (a.rate) {
+      const uint32_t nu = *a.rate;
+      terms[a.extended_term].first = g.add2(Op::Sub, nu, g.add2(Op::Mul, g.constant(n), g.add1(Op::Log, nu)));
+    }
+  }
+  GeneralModel out = *this;
+  for (const auto& [name, node] : A.global_means) {
+    for (model::Parameter& par : out.parameters) {
+      if (par.name != name || !par.fixed) continue;
+      evaluate_nodes(A.graph, x, node, UINT32_MAX, nullptr, val, argv);
+      par.init = val[node];
+    }
+  }
+  out.graph_nodes = g.size();
+  out.program = std::make_shared<Program>(std::move(g), std::move(sources), std::move(terms), out.parameters.size());
+  out.events = out.program->events();
+  out.selection = selection + ", Asimov dataset";
+  return out;
+}
+
 GeneralModel build_general(const Node& root, const GeneralOptions& options) {
   Document doc(root);
   GeneralModel out;
@@ -1255,6 +1416,14 @@ GeneralModel build_general(const Node& root, const GeneralOptions& options) {
     if (!agree) spdlog::info("the analyses of the chosen likelihoods name different POIs: give one with --poi");
   }
   out.graph_nodes = L.g.size();
+  auto info = std::make_shared<AsimovInfo>();
+  info->graph = L.g;
+  info->sources = L.sources;
+  info->asimov = std::move(L.asimov_sources);
+  info->scalar_terms = L.scalar_terms;
+  info->global_means = std::move(L.global_means);
+  info->unavailable = std::move(L.asimov_unavailable);
+  out.asimov_info = std::move(info);
   out.program = std::make_shared<Program>(std::move(L.g), std::move(L.sources), std::move(L.scalar_terms), out.parameters.size());
   out.events = out.program->events();
   spdlog::debug("{} ({})", out.summary(), out.selection);

@@ -27,6 +27,27 @@ struct GeneralOptions {
   std::vector<std::string> likelihoods;  // likelihoods to combine (overrides the analysis')
 };
 
+// What an Asimov dataset of a general model needs, recorded when the model is built.
+struct AsimovSource {
+  std::vector<std::vector<double>> grid;  // [axis][point]: cell centres (binned data: its bins; unbinned: kAsimovBins per axis)
+  std::vector<double> volume;             // per point: cell volume
+  double n_obs = 0;                       // observed (weighted) events: the expected count of a non-extended pdf
+  std::optional<uint32_t> rate;           // extended pdfs: the node of the expected number of events
+  size_t extended_term = 0;               // its ν − n ln ν term in the scalar terms (when rate is set)
+};
+struct AsimovInfo {
+  Graph graph;                                                 // the model's graph (nodes in topological order)
+  std::vector<EventSource> sources;                            // the observed data's sources
+  std::vector<AsimovSource> asimov;                            // parallel to sources
+  std::vector<std::pair<uint32_t, double>> scalar_terms;
+  std::vector<std::pair<std::string, uint32_t>> global_means;  // constraint variate → the node it is centred on
+  std::string unavailable;                                     // why there is no Asimov dataset ("" = there is)
+};
+// Unbinned data: the Asimov dataset puts weighted events at the centres of this many cells per
+// axis (1 axis), or of kAsimovBins2D² cells (2 axes).
+inline constexpr size_t kAsimovBins = 400;
+inline constexpr size_t kAsimovBins2D = 80;
+
 struct GeneralModel {
   std::vector<model::Parameter> parameters;
   std::optional<uint32_t> poi;
@@ -40,6 +61,14 @@ struct GeneralModel {
   double nll(const double* x) const { return program->value(x); }
   double nll_and_gradient(const double* x, double* g) const { return program->value_and_gradient(x, g); }
   std::string summary() const;
+
+  std::shared_ptr<const AsimovInfo> asimov_info;
+  // The same model on its Asimov dataset at the full parameter vector x: every event source
+  // replaced by weighted events at cell centres carrying the expected events of the cell
+  // (ν(x)·p(cell|x), extended; else the observed count), extended terms with n = ν(x), and the
+  // global observables of Gaussian and Poisson constraints set to their means at x. Throws
+  // Error(Usage) when the model has no Asimov dataset (more than 2 axes, point/inline data).
+  GeneralModel asimov(const std::vector<double>& x) const;
 };
 
 // True if the likelihoods `options` selects contain anything but histfactory_dist channels

@@ -46,17 +46,27 @@ void record(const fit::FitResult& r, int& fits, int& failed, const char* what, d
 
 AsymptoticCalculator::AsymptoticCalculator(const model::Model& m, CalculatorOptions options)
     : options_(options), poi_(require_floating_poi(m)), asimov_mu_(options.test_stat == TestStat::Q0 ? 1.0 : 0.0),
-      data_(model_for_test_stat(m, options.test_stat), options.fit), asimov_(data_.model(), options.fit) {
+      data_(model_for_test_stat(m, options.test_stat), options.fit) {
+  start();
+}
+
+AsymptoticCalculator::AsymptoticCalculator(const Likelihood& data, CalculatorOptions options)
+    : options_(options), poi_(require_floating_poi(data.model())), asimov_mu_(options.test_stat == TestStat::Q0 ? 1.0 : 0.0),
+      data_(data.with_parameters(model_for_test_stat(data.model(), options.test_stat).parameters)) {
+  start();
+}
+
+void AsymptoticCalculator::start() {
   free_data_ = data_.minimize();
   record(free_data_, fits_, failed_, "free fit to the data", free_data_.values[poi_]);
   asimov_pars_ = data_.minimize({{poi_, asimov_mu_}}, free_data_.values);
   record(asimov_pars_, fits_, failed_, "conditional fit to the data", asimov_mu_);
-  asimov_ = data_.with_data(data_.expected(asimov_pars_.values));
-  free_asimov_ = asimov_.minimize({}, asimov_pars_.values);
+  asimov_ = std::make_unique<Likelihood>(data_.asimov(asimov_pars_.values));
+  free_asimov_ = asimov_->minimize({}, asimov_pars_.values);
   record(free_asimov_, fits_, failed_, "free fit to the Asimov data", asimov_mu_);
   profile_data_ = std::make_unique<Profile>(data_, poi_, free_data_);
   profile_data_->add_start(asimov_pars_.values);
-  profile_asimov_ = std::make_unique<Profile>(asimov_, poi_, free_asimov_);
+  profile_asimov_ = std::make_unique<Profile>(*asimov_, poi_, free_asimov_);
 }
 
 HypotestResult AsymptoticCalculator::hypotest(double mu) {
@@ -76,8 +86,8 @@ HypotestResult AsymptoticCalculator::hypotest(double mu) {
   return h;
 }
 
-Significance discovery_significance(const model::Model& m, const fit::FitOptions& fit) {
-  AsymptoticCalculator calc(m, {TestStat::Q0, fit});
+namespace {
+Significance significance_from(AsymptoticCalculator& calc) {
   const HypotestResult h = calc.hypotest(0.0);
   Significance s;
   s.q0 = h.q_obs;
@@ -90,6 +100,17 @@ Significance discovery_significance(const model::Model& m, const fit::FitOptions
   s.poi_hat = calc.free_fit().values[calc.poi()];
   s.converged = calc.failed_fits() == 0;
   return s;
+}
+}  // namespace
+
+Significance discovery_significance(const model::Model& m, const fit::FitOptions& fit) {
+  AsymptoticCalculator calc(m, {TestStat::Q0, fit});
+  return significance_from(calc);
+}
+
+Significance discovery_significance(const Likelihood& likelihood, const fit::FitOptions& fit) {
+  AsymptoticCalculator calc(likelihood, {TestStat::Q0, fit});
+  return significance_from(calc);
 }
 
 Significance observed_significance(Likelihood& likelihood) {

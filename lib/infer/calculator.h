@@ -38,6 +38,8 @@ model::Model model_for_test_stat(model::Model m, TestStat ts);
 class AsymptoticCalculator {
  public:
   AsymptoticCalculator(const model::Model& m, CalculatorOptions options = {});
+  // On any likelihood with an Asimov dataset (Likelihood::asimov), e.g. a general HS3 one.
+  AsymptoticCalculator(const Likelihood& data, CalculatorOptions options);
   AsymptoticCalculator(const AsymptoticCalculator&) = delete;  // profiles refer to the likelihoods
   AsymptoticCalculator& operator=(const AsymptoticCalculator&) = delete;
 
@@ -57,8 +59,9 @@ class AsymptoticCalculator {
   CalculatorOptions options_;
   uint32_t poi_ = 0;
   double asimov_mu_ = 0;
+  void start();
   Likelihood data_;
-  Likelihood asimov_;
+  std::unique_ptr<Likelihood> asimov_;
   fit::FitResult free_data_, asimov_pars_, free_asimov_;
   std::unique_ptr<Profile> profile_data_, profile_asimov_;  // conditional fits in μ, warm-started
   int fits_ = 0, failed_ = 0;
@@ -79,5 +82,7 @@ Significance discovery_significance(const model::Model& m, const fit::FitOptions
 // without datasets (Likelihood::has_datasets() false: unbinned HS3), where no Asimov dataset
 // gives the expected significance.
 Significance observed_significance(Likelihood& likelihood);
+// Observed and expected, on any likelihood with an Asimov dataset (Likelihood::asimov).
+Significance discovery_significance(const Likelihood& likelihood, const fit::FitOptions& fit);
 
 }  // namespace hs3fit::infer

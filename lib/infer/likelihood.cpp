@@ -88,6 +88,27 @@ Likelihood Likelihood::with_data(const Dataset& data) const {
   return Likelihood(with_dataset(model_, data), options_);
 }
 
+Likelihood Likelihood::asimov(const std::vector<double>& x) {
+  if (evaluator_) return with_data(expected(x));
+  if (!asimov_factory_) throw Error(ErrorKind::Usage, "", no_datasets_why_);
+  auto [params, objective] = asimov_factory_(x);
+  model::Model m = model_;  // this likelihood's bounds and flags; the Asimov values of the fixed parameters
+  for (size_t i = 0; i < m.parameters.size() && i < params.size(); ++i)
+    if (m.parameters[i].fixed) m.parameters[i].init = params[i].init;
+  Likelihood out(std::move(m), std::move(objective), options_, no_datasets_why_);
+  return out;
+}
+
+Likelihood Likelihood::with_parameters(std::vector<model::Parameter> parameters) const {
+  model::Model m = model_;
+  if (parameters.size() != m.parameters.size()) throw Error(ErrorKind::Internal, "infer::Likelihood::with_parameters", "parameter count");
+  m.parameters = std::move(parameters);
+  if (evaluator_) return Likelihood(std::move(m), options_);
+  Likelihood out(std::move(m), objective_, options_, no_datasets_why_);
+  out.asimov_factory_ = asimov_factory_;
+  return out;
+}
+
 Profile::Profile(Likelihood& likelihood, uint32_t param, const fit::FitResult& start)
     : likelihood_(likelihood), param_(param) {
   starts_[start.values[param]] = start.values;

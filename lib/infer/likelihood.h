@@ -3,6 +3,7 @@
 // Inference changes data, never the model: an Asimov or toy dataset is a Dataset swapped into
 // a copy of the model and compiled again (compilation is cheap next to a fit).
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
 #include <vector>
@@ -46,6 +47,10 @@ class Likelihood {
   // with no binned dataset: fits, profiles, scans and MINOS work; expected() and with_data()
   // (Asimov and toy datasets) throw an Error saying `no_datasets_why`.
   Likelihood(model::Model m, fit::Objective objective, fit::FitOptions options, std::string no_datasets_why);
+  // The Asimov likelihood of an objective-only likelihood at x: its parameters (the fixed ones —
+  // global observables — at their Asimov values) and its −ln L.
+  using AsimovFactory = std::function<std::pair<std::vector<model::Parameter>, fit::Objective>(const std::vector<double>& x)>;
+  void set_asimov_factory(AsimovFactory f) { asimov_factory_ = std::move(f); }
   ~Likelihood();
   Likelihood(Likelihood&&) noexcept;
   Likelihood& operator=(Likelihood&&) noexcept;
@@ -71,6 +76,12 @@ class Likelihood {
   // The same model with another dataset.
   Likelihood with_data(const Dataset& data) const;
 
+  // The likelihood of the Asimov dataset at x (the expected data): with_data(expected(x)) for
+  // binned models, the factory's for objective-only ones (throws when there is none).
+  Likelihood asimov(const std::vector<double>& x);
+  // The same likelihood with other parameter bounds/initial values/fixed flags (same names, order).
+  Likelihood with_parameters(std::vector<model::Parameter> parameters) const;
+
  private:
   model::Model model_;
   fit::FitOptions options_;
@@ -78,6 +89,7 @@ class Likelihood {
   std::unique_ptr<eval::Evaluator> evaluator_;
   fit::Objective objective_;     // −ln L and gradient: the evaluator's, or the given one
   std::string no_datasets_why_;  // objective-only likelihoods: why there are no datasets
+  AsimovFactory asimov_factory_; // objective-only likelihoods: their Asimov likelihoods (optional)
 };
 
 // The profile of −ln L along one parameter: conditional fits with that parameter fixed, each

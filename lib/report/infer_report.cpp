@@ -368,7 +368,7 @@ std::string significance_table(const model::Model& m, const infer::Significance&
     out += fmt::format("  expected   q0 = {:.6g}   p0 = {:.6g}   Z0 = {:.4f} σ   (Asimov data at {} = 1)\n", s.q0_asimov, s.p0_exp, s.z0_exp,
                        poi_name(m));
   else
-    out += "  expected   n/a (no Asimov dataset for unbinned HS3 likelihoods yet)\n";
+    out += "  expected   n/a (no Asimov dataset for this likelihood)\n";
   if (!s.converged) out += "  ** some fits did not converge **\n";
   return out;
 }
