@@ -327,23 +327,34 @@ namespace {
 // a fit), and at most kPoolSize of them (workspace + patches).
 constexpr size_t kPooledCapacity = size_t(4) << 20;
 constexpr size_t kPoolSize = 4;
-std::vector<std::unique_ptr<simdjson::dom::parser>>& parser_pool() {
-  thread_local std::vector<std::unique_ptr<simdjson::dom::parser>> pool;
-  return pool;
+// A Document that outlives the thread's pool (a static one destroyed at exit, after the
+// thread_local pool) must not touch it: the flag is trivially destructible, so it stays readable.
+thread_local bool pool_destroyed = false;
+struct ParserPool {
+  std::vector<std::unique_ptr<simdjson::dom::parser>> parsers;
+  ParserPool() = default;
+  ParserPool(const ParserPool&) = delete;
+  ParserPool& operator=(const ParserPool&) = delete;
+  ~ParserPool() { pool_destroyed = true; }
+};
+std::vector<std::unique_ptr<simdjson::dom::parser>>* parser_pool() {
+  if (pool_destroyed) return nullptr;
+  thread_local ParserPool pool;
+  return &pool.parsers;
 }
 std::unique_ptr<simdjson::dom::parser> take_parser() {
-  auto& pool = parser_pool();
-  if (pool.empty()) return std::make_unique<simdjson::dom::parser>();
-  std::unique_ptr<simdjson::dom::parser> p = std::move(pool.back());
-  pool.pop_back();
+  auto* pool = parser_pool();
+  if (!pool || pool->empty()) return std::make_unique<simdjson::dom::parser>();
+  std::unique_ptr<simdjson::dom::parser> p = std::move(pool->back());
+  pool->pop_back();
   return p;
 }
 void return_parser(std::unique_ptr<simdjson::dom::parser> p) {
   if (!p || p->capacity() > kPooledCapacity) return;
-  auto& pool = parser_pool();
-  if (pool.size() >= kPoolSize) return;
+  auto* pool = parser_pool();
+  if (!pool || pool->size() >= kPoolSize) return;  // no pool (thread exiting): the parser is freed
   try {
-    pool.push_back(std::move(p));
+    pool->push_back(std::move(p));
   } catch (...) {  // out of memory: the parser is simply freed
   }
 }
