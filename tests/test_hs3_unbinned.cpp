@@ -13,7 +13,7 @@
 #include "eval/evaluator.h"
 #include "expr/expr.h"
 #include "fit/minimizer.h"
-#include "hs3/graph.h"
+#include "hs3/program.h"
 #include "hs3/hs3_inspect.h"
 #include "hs3/hs3_unbinned.h"
 #include "json/json_reader.h"

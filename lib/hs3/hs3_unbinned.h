@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "hs3/graph.h"
+#include "hs3/program.h"
 #include "model/model.h"
 
 namespace hs3fit::json { class Node; }
