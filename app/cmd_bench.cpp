@@ -30,6 +30,7 @@
 #include "eval/evaluator.h"
 #include "eval/kernels.h"
 #include "fit/minimizer.h"
+#include "hs3/graph_simd.h"
 #include "json/json_reader.h"
 #include "json/json_writer.h"
 #include "tape/compiler.h"
@@ -191,17 +192,34 @@ struct BenchResult {
   double coupling_s = NAN;  // Tape::parameter_coupling (Hessian sparsity), once per fit
   std::string status;
   double fit_minimize_s = NAN, fit_hessian_s = NAN;
+  // General HS3 likelihoods (unbinned, continuous pdfs): evaluated on the HS3 graph, sized in events.
+  bool general = false;
+  size_t events = 0, graph_nodes = 0;
+  std::string general_summary;
 };
 
 double per_unit_ns(const BenchResult& r, const char* stage) {
   auto it = r.stages.find(stage);
-  if (it == r.stages.end() || !it->second.measured() || r.size.units == 0) return NAN;
+  if (r.general || it == r.stages.end() || !it->second.measured() || r.size.units == 0) return NAN;
   return it->second.min_s * 1e9 / static_cast<double>(r.size.units);
+}
+
+// General HS3 models: time per event (unbinned entry, bin or point of the paired data).
+double per_event_ns(const BenchResult& r, const char* stage) {
+  auto it = r.stages.find(stage);
+  if (!r.general || it == r.stages.end() || !it->second.measured() || r.events == 0) return NAN;
+  return it->second.min_s * 1e9 / static_cast<double>(r.events);
 }
 
 double stage_min(const BenchResult& r, const char* stage) {
   auto it = r.stages.find(stage);
   return it == r.stages.end() ? NAN : it->second.min_s;
+}
+
+// parse + build + compile per MB of JSON (general HS3: no compile stage, the build lowers).
+double load_ms_per_mb(const BenchResult& r) {
+  const double compile = r.general ? 0.0 : stage_min(r, "compile");
+  return (stage_min(r, "parse") + stage_min(r, "build") + compile) * 1e3 / (static_cast<double>(r.bytes) / 1e6);
 }
 
 // The command line of `hs3fit fit` for the same model (for --process).
@@ -217,6 +235,9 @@ std::vector<std::string> fit_command_line(const ModelOptions& m) {
   for (const auto& s : m.bounds) a.insert(a.end(), {"--bounds", s});
   if (!m.normsys_interp.empty()) a.insert(a.end(), {"--normsys-interp", m.normsys_interp});
   if (!m.histosys_interp.empty()) a.insert(a.end(), {"--histosys-interp", m.histosys_interp});
+  if (!m.analysis.empty()) a.insert(a.end(), {"--analysis", m.analysis});
+  for (const auto& l : m.likelihoods) a.insert(a.end(), {"--likelihood", l});
+  if (!m.shapesys_vals.empty()) a.insert(a.end(), {"--shapesys-vals", m.shapesys_vals});
   return a;
 }
 
@@ -250,17 +271,73 @@ double run_self(const std::vector<std::string>& args) {
   return dt;
 }
 
+// Peak memory, and the whole `hs3fit fit` process (--process).
+void finish_bench(BenchResult& r, const ModelOptions& mo, const BenchSettings& s) {
+  r.peak_rss = proc_status_kb("VmHWM") * 1024;
+  if (s.process) {
+    const auto args = fit_command_line(mo);
+    run_self(args);  // warm-up (page cache)
+    std::vector<double> t;
+    for (int i = 0; i < s.process_runs; ++i) t.push_back(run_self(args));
+    r.stages["process"] = summarize(t, 1);
+  }
+}
+
+// The stages of a general HS3 likelihood (built straight onto the HS3 graph: its build stage
+// includes what compile is for the binned tape): −ln L, −ln L + gradient, fit, HESSE.
+void bench_general(BenchResult& r, const LoadedModel& lm, const BenchSettings& s) {
+  r.general = true;
+  r.events = lm.general->events;
+  r.graph_nodes = lm.general->graph_nodes;
+  r.general_summary = lm.general->summary();
+  r.simd_target = hs3::simd::target();
+  r.threads = 1;
+  const std::vector<double> x0 = lm.model.initial_values();
+  std::vector<double> g(x0.size());
+  r.stages["nll"] = measure([&] { lm.objective(x0.data(), nullptr); }, s);
+  r.stages["nll_grad"] = measure([&] { lm.objective(x0.data(), g.data()); }, s);
+  if (s.fit) {
+    const fit::Objective f(lm.objective);
+    fit::FitOptions fo;
+    fit::FitResult fr;
+    r.stages["fit"] = measure([&] { fr = fit::minimize(f, lm.model.parameters, fo); }, s);
+    r.fit_ran = true;
+    r.converged = fr.converged;
+    r.twice_nll = 2 * fr.nll;
+    r.edm = fr.edm;
+    r.status = fr.status;
+    r.iterations = fr.iterations;
+    r.gradient_evaluations = fr.function_evaluations;
+    r.fit_minimize_s = fr.time_minimize_s;
+    r.fit_hessian_s = fr.time_hessian_s;
+    int calls = 0;
+    fit::Objective counted = [&](const double* x, double* grad) { ++calls; return f(x, grad); };
+    r.stages["hessian"] = measure([&] { calls = 0; fit::hesse(counted, lm.model.parameters, fr.values, fo); }, s);
+    r.hessian_evaluations = calls;
+    r.hessian_colors = fr.hessian_colors;
+    r.hessians = fr.hessians;
+  }
+}
+
 BenchResult run_bench(const ModelOptions& mo, const BenchSettings& s) {
   BenchResult r;
   r.workspace = mo.workspace;
   r.threads = s.threads;
-  const LoadOptions lo = to_load_options(mo);
+  LoadOptions lo = to_load_options(mo);
+  lo.general_hs3 = true;  // unbinned HS3: timed on lm.objective
 
-  // parse + build: load_model times both internally; one warm-up load, then samples.
+  // parse + build: load_model times both internally; one warm-up load, then samples (their
+  // warnings are the warm-up's again: not repeated).
   std::vector<double> parse_t, build_t;
   LoadedModel lm = load_model(mo.workspace, lo);
   r.bytes = lm.bytes;
   {
+    const auto level = spdlog::get_level();
+    spdlog::set_level(std::max(level, spdlog::level::err));
+    struct Restore {
+      spdlog::level::level_enum l;
+      ~Restore() { spdlog::set_level(l); }
+    } restore{level};
     const auto start = Clock::now();
     while (parse_t.size() < 200 && (static_cast<int>(parse_t.size()) < s.min_samples || since(start) < s.budget_s)) {
       LoadedModel again = load_model(mo.workspace, lo);
@@ -272,6 +349,11 @@ BenchResult run_bench(const ModelOptions& mo, const BenchSettings& s) {
   r.stages["parse"] = summarize(parse_t, 1);
   r.stages["build"] = summarize(build_t, 1);
   r.size = model_size(lm.model);
+  if (lm.objective) {
+    bench_general(r, lm, s);
+    finish_bench(r, mo, s);
+    return r;
+  }
 
   tape::Tape tp = tape::compile(lm.model);
   r.stages["compile"] = measure([&] { tape::Tape t = tape::compile(lm.model); (void)t; }, s);
@@ -320,14 +402,7 @@ BenchResult run_bench(const ModelOptions& mo, const BenchSettings& s) {
     r.hessian_colors = fr.hessian_colors;
     r.hessians = fr.hessians;
   }
-  r.peak_rss = proc_status_kb("VmHWM") * 1024;
-  if (s.process) {
-    const auto args = fit_command_line(mo);
-    run_self(args);  // warm-up (page cache)
-    std::vector<double> t;
-    for (int i = 0; i < s.process_runs; ++i) t.push_back(run_self(args));
-    r.stages["process"] = summarize(t, 1);
-  }
+  finish_bench(r, mo, s);
   return r;
 }
 
@@ -370,6 +445,7 @@ Reference read_reference(const std::string& path) {
     if (imports && load && fitt) ref.stages["process"] = *imports + *load + *fitt;
   } else if (auto st = root.get("stages")) {
     ref.tool = "hs3fit bench";
+    if (auto tool = root.get("tool"); tool && tool->is_string()) ref.tool = tool->as_string();  // e.g. bench/pyhs3-timings
     for (const auto& [key, val] : st->members())
       if (auto m = num(val, "min_s")) ref.stages[key] = *m;
   } else {
@@ -416,7 +492,13 @@ void write_result_json(json::Writer& w, const BenchResult& r, const std::optiona
   w.key("parameters").value(r.size.parameters);
   w.key("free_parameters").value(r.size.free_parameters);
   w.key("units").value(r.size.units);
+  w.key("kind").value(r.general ? "general" : "binned");
+  if (r.general) {
+    w.key("events").value(r.events);
+    w.key("graph_nodes").value(r.graph_nodes);
+  }
   w.end_object();
+  if (!r.general) {
   w.key("tape").begin_object();
   w.key("ops").value(r.tape_ops);
   w.key("slots").value(r.tape_slots);
@@ -430,6 +512,7 @@ void write_result_json(json::Writer& w, const BenchResult& r, const std::optiona
   w.key("constant_yields").value(r.folding.constant_yields);
   w.key("summary").value(r.tape_summary);
   w.end_object();
+  }
   w.key("stages").begin_object();
   for (const auto& st : kStages) {
     auto it = r.stages.find(st.key);
@@ -446,8 +529,13 @@ void write_result_json(json::Writer& w, const BenchResult& r, const std::optiona
   w.key("nll").value(per_unit_ns(r, "nll"));
   w.key("nll_grad").value(per_unit_ns(r, "nll_grad"));
   w.end_object();
-  const double mb = static_cast<double>(r.bytes) / 1e6;
-  w.key("parse_compile_ms_per_mb").value((stage_min(r, "parse") + stage_min(r, "build") + stage_min(r, "compile")) * 1e3 / mb);
+  if (r.general) {
+    w.key("per_event_ns").begin_object();
+    w.key("nll").value(per_event_ns(r, "nll"));
+    w.key("nll_grad").value(per_event_ns(r, "nll_grad"));
+    w.end_object();
+  }
+  w.key("parse_compile_ms_per_mb").value(load_ms_per_mb(r));
   if (r.fit_ran) {
     w.key("fit").begin_object();
     w.key("status").value(r.status);
@@ -488,12 +576,18 @@ void write_result_json(json::Writer& w, const BenchResult& r, const std::optiona
 std::string result_table(const BenchResult& r, const std::optional<Reference>& ref) {
   std::string out;
   out += fmt::format("workspace   {}  ({:.2f} MB)\n", r.workspace, static_cast<double>(r.bytes) / 1e6);
-  out += fmt::format("model       {} channels, {} bins, {} samples, {} modifiers, {} parameters ({} free); {} bin·sample·modifier units\n",
-                     r.size.channels, r.size.bins, r.size.samples, r.size.modifiers, r.size.parameters, r.size.free_parameters,
-                     r.size.units);
-  out += fmt::format("tape        {}  ({})\n", r.tape_summary, format_bytes(static_cast<double>(r.tape_bytes)));
-  out += fmt::format("folding     {} modifier entries pruned, {} shared normsys entries, {} shared factor lists, {} constant yields\n",
-                     r.folding.pruned_modifiers, r.folding.shared_entries, r.folding.shared_products, r.folding.constant_yields);
+  if (r.general) {
+    out += fmt::format("model       general HS3 likelihood: {} events, {} parameters ({} free)\n", r.events, r.size.parameters,
+                       r.size.free_parameters);
+    out += fmt::format("graph       {} (parse + build includes lowering to the graph: no separate compile stage)\n", r.general_summary);
+  } else {
+    out += fmt::format("model       {} channels, {} bins, {} samples, {} modifiers, {} parameters ({} free); {} bin·sample·modifier units\n",
+                       r.size.channels, r.size.bins, r.size.samples, r.size.modifiers, r.size.parameters, r.size.free_parameters,
+                       r.size.units);
+    out += fmt::format("tape        {}  ({})\n", r.tape_summary, format_bytes(static_cast<double>(r.tape_bytes)));
+    out += fmt::format("folding     {} modifier entries pruned, {} shared normsys entries, {} shared factor lists, {} constant yields\n",
+                       r.folding.pruned_modifiers, r.folding.shared_entries, r.folding.shared_products, r.folding.constant_yields);
+  }
   out += fmt::format("machine     {} ({} logical CPUs), SIMD {}, threads {}\n\n", cpu_model(), std::thread::hardware_concurrency(),
                      r.simd_target, r.threads);
   std::string hdr = fmt::format("{:<28} {:>11} {:>11} {:>8}", "stage", "min", "median", "samples");
@@ -513,11 +607,13 @@ std::string result_table(const BenchResult& r, const std::optional<Reference>& r
     out += line + "\n";
   }
   out += "\n";
-  out += fmt::format("per unit    NLL {:.3f} ns, NLL+gradient {:.3f} ns per bin·sample·modifier\n", per_unit_ns(r, "nll"),
-                     per_unit_ns(r, "nll_grad"));
-  const double mb = static_cast<double>(r.bytes) / 1e6;
-  out += fmt::format("load        parse+build+compile {:.2f} ms per MB of JSON\n",
-                     (stage_min(r, "parse") + stage_min(r, "build") + stage_min(r, "compile")) * 1e3 / mb);
+  if (r.general)
+    out += fmt::format("per event   NLL {:.3f} ns, NLL+gradient {:.3f} ns per event (one thread)\n", per_event_ns(r, "nll"),
+                       per_event_ns(r, "nll_grad"));
+  else
+    out += fmt::format("per unit    NLL {:.3f} ns, NLL+gradient {:.3f} ns per bin·sample·modifier\n", per_unit_ns(r, "nll"),
+                       per_unit_ns(r, "nll_grad"));
+  out += fmt::format("load        parse+build+compile {:.2f} ms per MB of JSON\n", load_ms_per_mb(r));
   if (r.fit_ran)
     out += fmt::format("fit         {}, twice_nll {:.10f}, EDM {:.3g}, {} iterations, {} gradient evaluations, {} Hessians\n"
                        "hessian     {} gradient pairs per Hessian ({} free parameters; HESSE alone: {} gradients); sparsity pattern {}\n",
@@ -529,7 +625,7 @@ std::string result_table(const BenchResult& r, const std::optional<Reference>& r
 
 // ---------------------------------------------------------------------------------------------
 // Suites: one line per case, `name workspace [ref=FILE] [measurement=NAME] [patch=FILE[:NAME]]
-// [fit=0] [process=1]`; '#' starts a comment; paths are relative to the suite file;
+// [analysis=NAME] [likelihood=NAME]... [fit=0] [process=1]`; '#' starts a comment; paths are relative to the suite file;
 // ${VAR} is replaced by the environment variable VAR.
 
 struct SuiteCase {
@@ -587,7 +683,9 @@ std::vector<SuiteCase> read_suite(const std::string& path) {
       else if (key == "patch") c.model.patches.push_back(resolve(val));
       else if (key == "fit") c.fit = val != "0";
       else if (key == "process") c.process = val != "0";
-      else throw Error(ErrorKind::Input, where, "unknown key '" + key + "' (expected ref, measurement, patch, fit, process)");
+      else if (key == "analysis") c.model.analysis = val;
+      else if (key == "likelihood") c.model.likelihoods.push_back(val);
+      else throw Error(ErrorKind::Input, where, "unknown key '" + key + "' (expected ref, measurement, patch, analysis, likelihood, fit, process)");
     }
     cases.push_back(std::move(c));
   }
@@ -599,7 +697,7 @@ std::string suite_table(const std::vector<SuiteCase>& cases, const std::vector<B
                         const std::vector<std::optional<Reference>>& refs) {
   std::string out = fmt::format("| {:<36} | {:>6} | {:>6} | {:>6} | {:>8} | {:>8} | {:>9} | {:>7} | {:>9} | {:>9} | {:>7} | {:>9} | {:>9} | {:>7} |\n",
                                 "case", "MB", "params", "units", "load/MB", "NLL", "NLL+grad", "ns/unit", "fit",
-                                "pyhf fit", "speedup", "process", "pyhf proc", "speedup");
+                                "ref fit", "speedup", "process", "ref proc", "speedup");
   out += "|" + std::string(38, '-') + "|" + std::string(8, '-') + "|" + std::string(8, '-') + "|" + std::string(8, '-') + "|" +
          std::string(10, '-') + "|" + std::string(10, '-') + "|" + std::string(11, '-') + "|" + std::string(9, '-') + "|" +
          std::string(11, '-') + "|" + std::string(11, '-') + "|" + std::string(9, '-') + "|" + std::string(11, '-') + "|" +
@@ -607,7 +705,7 @@ std::string suite_table(const std::vector<SuiteCase>& cases, const std::vector<B
   for (size_t i = 0; i < cases.size(); ++i) {
     const BenchResult& r = results[i];
     const double mb = static_cast<double>(r.bytes) / 1e6;
-    const double load_ms_mb = (stage_min(r, "parse") + stage_min(r, "build") + stage_min(r, "compile")) * 1e3 / mb;
+    const double load_ms_mb = load_ms_per_mb(r);
     auto ref_stage = [&](const char* k) {
       if (!refs[i]) return static_cast<double>(NAN);
       auto it = refs[i]->stages.find(k);
@@ -616,9 +714,12 @@ std::string suite_table(const std::vector<SuiteCase>& cases, const std::vector<B
     const double fit = stage_min(r, "fit"), proc = stage_min(r, "process");
     const double rfit = ref_stage("fit"), rproc = ref_stage("process");
     auto ratio = [](double a, double b) { return std::isfinite(a) && std::isfinite(b) ? fmt::format("{:.0f}×", a / b) : std::string("-"); };
+    // General HS3 cases are sized in events ("ev"), their cost per event.
+    const std::string units = r.general ? fmt::format("{}ev", r.events) : std::to_string(r.size.units);
+    const double ns = r.general ? per_event_ns(r, "nll_grad") : per_unit_ns(r, "nll_grad");
     out += fmt::format("| {:<36} | {:>6.2f} | {:>6} | {:>6} | {:>5.2f} ms | {:>8} | {:>9} | {:>7.3f} | {:>9} | {:>9} | {:>7} | {:>9} | {:>9} | {:>7} |\n",
-                       cases[i].name, mb, r.size.parameters, r.size.units, load_ms_mb, format_time(stage_min(r, "nll")),
-                       format_time(stage_min(r, "nll_grad")), per_unit_ns(r, "nll_grad"), format_time(fit), format_time(rfit),
+                       cases[i].name, mb, r.size.parameters, units, load_ms_mb, format_time(stage_min(r, "nll")),
+                       format_time(stage_min(r, "nll_grad")), ns, format_time(fit), format_time(rfit),
                        ratio(rfit, fit), format_time(proc), format_time(rproc), ratio(rproc, proc));
   }
   return out;

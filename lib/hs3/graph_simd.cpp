@@ -250,6 +250,8 @@ double DotImpl(const double* w, const double* x, size_t n) {
   return s;
 }
 
+const char* TargetImpl() { return hwy::TargetName(HWY_TARGET); }
+
 }  // namespace HWY_NAMESPACE
 }  // namespace hs3fit::hs3::simd
 HWY_AFTER_NAMESPACE();
@@ -257,6 +259,7 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace hs3fit::hs3::simd {
 
+HWY_EXPORT(TargetImpl);
 HWY_EXPORT(BinaryImpl);
 HWY_EXPORT(ExpImpl);
 HWY_EXPORT(LogImpl);
@@ -269,6 +272,8 @@ HWY_EXPORT(GaussLogImpl);
 HWY_EXPORT(GaussLogAdjointImpl);
 HWY_EXPORT(LinLogImpl);
 HWY_EXPORT(LinLogAdjointImpl);
+
+const char* target() { return HWY_DYNAMIC_DISPATCH(TargetImpl)(); }
 
 void binary(Binary op, const double* a, const double* b, double* out, size_t n) {
   HWY_DYNAMIC_DISPATCH(BinaryImpl)(static_cast<int>(op), a, b, out, n);

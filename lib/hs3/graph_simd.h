@@ -9,6 +9,9 @@
 
 namespace hs3fit::hs3::simd {
 
+// The instruction set the kernels run with ("AVX3", "AVX2", ...: Highway's name).
+const char* target();
+
 enum class Binary { Add, Sub, Mul, Div };
 
 void binary(Binary op, const double* a, const double* b, double* out, size_t n);
