@@ -2,7 +2,11 @@
 // chosen at run time (HWY_DYNAMIC_DISPATCH); no -march flags needed.
 #include "hs3/graph_simd.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <string>
+#include <vector>
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "hs3/graph_simd.cpp"
@@ -250,6 +254,196 @@ double DotImpl(const double* w, const double* x, size_t n) {
   return s;
 }
 
+// ---- Fused two-component mixture -----------------------------------------------------------
+// Σ_i w_i ln(c0 e^{l0_i} + c1 e^{l1_i}) with l_k a Gaussian (−κ − ((x − μ)s)²) or linear
+// (x·a − b) log-density of one observable column and scalar parameters, plus (grad) the sums of
+// w_i ∂/∂(c0, c1, p0[0..2], p1[0..2]) — no per-event buffers. Groups of U vectors are computed
+// stage by stage (all exps, then all logs) so their long dependency chains overlap.
+
+inline double comp_scalar(int kind, const double* p, double x) {
+  if (kind == 0) {
+    const double w = (x - p[0]) * p[1];
+    return -p[2] - w * w;
+  }
+  return x * p[0] - p[1];
+}
+
+// One event in plain C++ (lanes outside the fast range, and the scalar reference).
+inline double mix2_event(const Mix2& m, double x0, double x1, double w, double* acc) {
+  const double l0 = comp_scalar(static_cast<int>(m.kind[0]), m.p[0], x0), l1 = comp_scalar(static_cast<int>(m.kind[1]), m.p[1], x1);
+  double e0, e1;
+  const double out = logmix2_scalar(m.c[0], m.c[1], l0, l1, &e0, &e1);
+  if (w == 0) return 0;
+  if (acc) {
+    const double g0 = w * e0, g1 = w * e1;
+    acc[0] += g0;
+    acc[1] += g1;
+    const double r[2] = {m.c[0] * g0, m.c[1] * g1};
+    const double xs[2] = {x0, x1};
+    for (int k = 0; k < 2; ++k) {
+      double* a = acc + 2 + 3 * k;
+      if (m.kind[k] == Comp::Gauss) {
+        const double dx = xs[k] - m.p[k][0], tw = 2 * r[k] * dx * m.p[k][1];
+        a[0] += tw * m.p[k][1];  // ∂/∂μ
+        a[1] -= tw * dx;         // ∂/∂s
+        a[2] -= r[k];            // ∂/∂κ
+      } else {
+        a[0] += r[k] * xs[k];    // ∂/∂a
+        a[1] -= r[k];            // ∂/∂b
+      }
+    }
+  }
+  return w * out;
+}
+
+// e^x for x ∈ [−709, 0] (the caller guarantees it): Highway's reduction and polynomial, with the
+// result's exponent set by one multiplication (2^q is a normal double for q ≥ −1022).
+HWY_INLINE hn::Vec<D> ExpNonPositive(D d, hn::Vec<D> x) {
+  const hn::Rebind<int32_t, D> di32;
+  const hn::Rebind<int64_t, D> di64;
+  hn::impl::ExpImpl<double> impl;
+  const auto q = impl.ToInt32(d, hn::MulAdd(x, hn::Set(d, 1.442695040888963407359924681), hn::Set(d, -0.5)));
+  const auto y = hn::Add(impl.ExpPoly(d, impl.ExpReduce(d, x, q)), hn::Set(d, 1.0));
+  const auto scale = hn::BitCast(d, hn::ShiftLeft<52>(hn::PromoteTo(di64, hn::Add(q, hn::Set(di32, 0x3FF)))));
+  return hn::Mul(y, scale);
+}
+
+template <int K>
+HWY_INLINE hn::Vec<D> CompVec(D d, const hn::Vec<D> (&p)[3], hn::Vec<D> x) {
+  if (K == 0) {
+    const auto w = hn::Mul(hn::Sub(x, p[0]), p[1]);
+    return hn::NegMulAdd(w, w, hn::Neg(p[2]));
+  }
+  (void)d;
+  return hn::Sub(hn::Mul(x, p[0]), p[1]);
+}
+
+template <int K>
+HWY_INLINE void CompGrad(const hn::Vec<D> (&p)[3], hn::Vec<D> x, hn::Vec<D> r, hn::Vec<D>* acc) {
+  if (K == 0) {
+    const auto dx = hn::Sub(x, p[0]);
+    const auto tw = hn::Mul(hn::Add(r, r), hn::Mul(dx, p[1]));
+    acc[0] = hn::MulAdd(tw, p[1], acc[0]);
+    acc[1] = hn::NegMulAdd(tw, dx, acc[1]);
+    acc[2] = hn::Sub(acc[2], r);
+  } else {
+    acc[0] = hn::MulAdd(r, x, acc[0]);
+    acc[1] = hn::Sub(acc[1], r);
+  }
+}
+
+template <int K0, int K1, bool G, size_t U, bool Tail>
+HWY_INLINE bool Mix2Group(D d, const Mix2& m, const hn::Vec<D> (&p0)[3], const hn::Vec<D> (&p1)[3], const double* x0, const double* x1,
+                          const double* w, size_t count, hn::Vec<D>& total, hn::Vec<D>* acc) {
+  const size_t N = hn::Lanes(d);
+  const auto c0 = hn::Set(d, m.c[0]), c1 = hn::Set(d, m.c[1]);
+  const auto big = hn::Set(d, 1e300), gap = hn::Set(d, 700.0), small = hn::Set(d, 2.2250738585072014e-308);
+  (void)count;
+  hn::Vec<D> xa[U], xb[U], l0[U], l1[U], mx[U], t[U], sum[U], ww[U];
+  auto ok = hn::FirstN(d, N);
+  for (size_t u = 0; u < U; ++u) {
+    xa[u] = hn::LoadU(d, x0 + u * N);
+    xb[u] = hn::LoadU(d, x1 + u * N);
+    l0[u] = CompVec<K0>(d, p0, xa[u]);
+    l1[u] = CompVec<K1>(d, p1, xb[u]);
+    mx[u] = hn::Max(l0[u], l1[u]);
+    // |l0 − l1| ≤ 700 also rules out NaN and infinite l (their difference is NaN or infinite).
+    const auto ad = hn::Abs(hn::Sub(l0[u], l1[u]));
+    ok = hn::And(ok, hn::Le(ad, gap));
+    t[u] = hn::Neg(ad);
+  }
+  if (!hn::AllTrue(d, ok)) return false;
+  for (size_t u = 0; u < U; ++u) t[u] = ExpNonPositive(d, t[u]);
+  for (size_t u = 0; u < U; ++u) {
+    const auto first = hn::Ge(l0[u], l1[u]);
+    sum[u] = hn::MulAdd(hn::IfThenElse(first, c1, c0), t[u], hn::IfThenElse(first, c0, c1));
+    ok = hn::And(ok, hn::And(hn::Ge(sum[u], small), hn::Lt(sum[u], big)));
+  }
+  if (!hn::AllTrue(d, ok)) return false;
+  hn::Vec<D> lg[U];
+  for (size_t u = 0; u < U; ++u) lg[u] = hn::impl::Log<D, hn::Vec<D>, false>(d, sum[u]);  // sum is normal: checked above
+  for (size_t u = 0; u < U; ++u) {
+    const auto value = hn::Add(mx[u], lg[u]);
+    if (!w && !Tail) {  // unweighted whole vectors: every lane counts once
+      total = hn::Add(total, value);
+      ww[u] = hn::Set(d, 1.0);
+    } else {
+      ww[u] = hn::LoadU(d, w + u * N);
+      // Lanes past `count` (a padded tail) and zero weights contribute nothing, even if infinite.
+      const auto live = hn::And(hn::FirstN(d, count > u * N ? count - u * N : 0), hn::Ne(ww[u], hn::Zero(d)));
+      ww[u] = hn::IfThenElseZero(live, ww[u]);
+      total = hn::Add(total, hn::IfThenElseZero(live, hn::Mul(ww[u], value)));
+    }
+    if (G) {
+      const auto first = hn::Ge(l0[u], l1[u]);
+      const auto inv = hn::Div(ww[u], sum[u]), other = hn::Mul(t[u], inv);
+      const auto g0 = hn::IfThenElse(first, inv, other), g1 = hn::IfThenElse(first, other, inv);  // w·e_k
+      acc[0] = hn::Add(acc[0], g0);
+      acc[1] = hn::Add(acc[1], g1);
+      CompGrad<K0>(p0, xa[u], hn::Mul(c0, g0), acc + 2);
+      CompGrad<K1>(p1, xb[u], hn::Mul(c1, g1), acc + 5);
+    }
+  }
+  return true;
+}
+
+template <int K0, int K1, bool G>
+double Mix2Typed(const Mix2& m, const double* x0, const double* x1, const double* w, size_t n, double* grad) {
+  const D d;
+  const size_t N = hn::Lanes(d);
+  constexpr size_t U = 4;
+  hn::Vec<D> p0[3], p1[3];
+  for (int k = 0; k < 3; ++k) {
+    p0[k] = hn::Set(d, m.p[0][k]);
+    p1[k] = hn::Set(d, m.p[1][k]);
+  }
+  hn::Vec<D> total = hn::Zero(d), acc[8];
+  for (auto& a : acc) a = hn::Zero(d);
+  double stotal = 0, sacc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  auto scalar = [&](size_t i, size_t cnt) {
+    for (size_t k = i; k < i + cnt; ++k) stotal += mix2_event(m, x0[k], x1[k], w ? w[k] : 1.0, G ? sacc : nullptr);
+  };
+  size_t i = 0;
+  for (; i + U * N <= n; i += U * N)
+    if (!Mix2Group<K0, K1, G, U, false>(d, m, p0, p1, x0 + i, x1 + i, w ? w + i : nullptr, U * N, total, acc)) scalar(i, U * N);
+  for (; i + N <= n; i += N)
+    if (!Mix2Group<K0, K1, G, 1, false>(d, m, p0, p1, x0 + i, x1 + i, w ? w + i : nullptr, N, total, acc)) scalar(i, N);
+  if (i < n) {
+    // The tail, padded to a whole vector with copies of its last event (weight-masked).
+    HWY_ALIGN double bx0[16], bx1[16], bw[16];  // ≥ lanes of any x86 target (AVX-512: 8)
+    const size_t r = n - i;
+    for (size_t k = 0; k < N; ++k) {
+      const size_t j = i + std::min(k, r - 1);
+      bx0[k] = x0[j];
+      bx1[k] = x1[j];
+      bw[k] = w ? w[j] : 1.0;
+    }
+    if (!Mix2Group<K0, K1, G, 1, true>(d, m, p0, p1, bx0, bx1, bw, r, total, acc)) scalar(i, r);
+  }
+  double out = hn::GetLane(hn::SumOfLanes(d, total)) + stotal;
+  if (G)
+    for (int k = 0; k < 8; ++k) grad[k] += hn::GetLane(hn::SumOfLanes(d, acc[k])) + sacc[k];
+  return out;
+}
+
+double Mix2Impl(const Mix2& m, const double* x0, const double* x1, const double* w, size_t n, double* grad) {
+  const int key = (m.kind[0] == Comp::Gauss ? 0 : 2) + (m.kind[1] == Comp::Gauss ? 0 : 1);
+  if (grad) {
+    switch (key) {
+      case 0: return Mix2Typed<0, 0, true>(m, x0, x1, w, n, grad);
+      case 1: return Mix2Typed<0, 1, true>(m, x0, x1, w, n, grad);
+      case 2: return Mix2Typed<1, 0, true>(m, x0, x1, w, n, grad);
+      default: return Mix2Typed<1, 1, true>(m, x0, x1, w, n, grad);
+    }
+  }
+  switch (key) {
+    case 0: return Mix2Typed<0, 0, false>(m, x0, x1, w, n, grad);
+    case 1: return Mix2Typed<0, 1, false>(m, x0, x1, w, n, grad);
+    case 2: return Mix2Typed<1, 0, false>(m, x0, x1, w, n, grad);
+    default: return Mix2Typed<1, 1, false>(m, x0, x1, w, n, grad);
+  }
+}
+
 const char* TargetImpl() { return hwy::TargetName(HWY_TARGET); }
 
 }  // namespace HWY_NAMESPACE
@@ -260,6 +454,7 @@ HWY_AFTER_NAMESPACE();
 namespace hs3fit::hs3::simd {
 
 HWY_EXPORT(TargetImpl);
+HWY_EXPORT(Mix2Impl);
 HWY_EXPORT(BinaryImpl);
 HWY_EXPORT(ExpImpl);
 HWY_EXPORT(LogImpl);
@@ -274,6 +469,34 @@ HWY_EXPORT(LinLogImpl);
 HWY_EXPORT(LinLogAdjointImpl);
 
 const char* target() { return HWY_DYNAMIC_DISPATCH(TargetImpl)(); }
+
+namespace {
+std::string lower(std::string s) {
+  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+}  // namespace
+
+std::vector<std::string> targets() {
+  std::vector<std::string> out;
+  for (int64_t t : hwy::SupportedAndGeneratedTargets()) out.push_back(lower(hwy::TargetName(t)));
+  return out;
+}
+
+bool force_target(const std::string& name) {
+  hwy::SetSupportedTargetsForTest(0);  // the list below is filtered by an earlier forcing
+  if (name.empty()) return true;
+  for (int64_t t : hwy::SupportedAndGeneratedTargets())
+    if (lower(hwy::TargetName(t)) == lower(name)) {
+      hwy::SetSupportedTargetsForTest(t);
+      return true;
+    }
+  return false;
+}
+
+double mix2(const Mix2& m, const double* x0, const double* x1, const double* w, size_t n, double* grad) {
+  return HWY_DYNAMIC_DISPATCH(Mix2Impl)(m, x0, x1, w, n, grad);
+}
 
 void binary(Binary op, const double* a, const double* b, double* out, size_t n) {
   HWY_DYNAMIC_DISPATCH(BinaryImpl)(static_cast<int>(op), a, b, out, n);

@@ -6,11 +6,18 @@
 // NaN/inf propagate as in scalar code.
 #pragma once
 #include <cstddef>
+#include <string>
+#include <vector>
 
 namespace hs3fit::hs3::simd {
 
 // The instruction set the kernels run with ("AVX3", "AVX2", ...: Highway's name).
 const char* target();
+// Targets compiled in that this CPU runs, best first, lower case ("avx3", ..., "emu128").
+std::vector<std::string> targets();
+// For tests: dispatch every Highway kernel of the process to this target ("" = the best again).
+// Not thread-safe; false if the CPU lacks it.
+bool force_target(const std::string& name);
 
 enum class Binary { Add, Sub, Mul, Div };
 
@@ -31,6 +38,19 @@ void gauss_log(const double* x, const double* mu, const double* s, const double*
 void gauss_log_adjoint(const double* x, const double* mu, const double* s, const double* g, double* gx, double* gmu, double* gs, double* gk, size_t n);
 void lin_log(const double* x, const double* a, const double* b, double* out, size_t n);
 void lin_log_adjoint(const double* x, const double* a, const double* g, double* gx, double* ga, double* gb, size_t n);
+// The fused per-event likelihood of a two-component mixture over observable columns (the
+// signal-over-background shape of most unbinned fits): returns Σ_i w_i ln(c0 e^{l0(x0_i)} +
+// c1 e^{l1(x1_i)}) (w null: all 1; zero weights contribute nothing), each l_k a Gaussian
+// log-density −κ − ((x − μ)·s)² (p = μ, s, κ) or a linear one x·a − b (p = a, b). With grad (8
+// doubles) adds Σ w_i ∂/∂(c0, c1, p[0][0..2], p[1][0..2]) — scalar parameters, so the adjoint is
+// a reduction, with no per-event buffers.
+enum class Comp : unsigned char { Gauss, Lin };
+struct Mix2 {
+  Comp kind[2] = {Comp::Gauss, Comp::Gauss};
+  double c[2] = {0, 0};
+  double p[2][3] = {{0, 0, 0}, {0, 0, 0}};
+};
+double mix2(const Mix2& m, const double* x0, const double* x1, const double* w, size_t n, double* grad);
 // Σ w_i·x_i (w = null: Σ x_i)
 double dot(const double* w, const double* x, size_t n);
 

@@ -66,12 +66,45 @@ Program::Program(Graph graph, std::vector<EventSource> sources, std::vector<std:
       if (needs[id] && id != sources_[s].root) p.zero.push_back(p.slot[id]);
     for (uint32_t id : p.scalars) p.zero.push_back(p.slot[id]);
     max_slots = std::max<size_t>(max_slots, p.nslots);
+    if (graph_[sources_[s].root].event) p.mix2 = find_mix2(graph_, p, sources_[s].root);
     plans_.push_back(std::move(p));
   }
   buf_.assign(max_slots * kBlock, 0);
   bufadj_.assign(max_slots * kBlock, 0);
   argv_.assign(max_args, 0);
   argd_.assign(max_args, 0);
+}
+
+Program::Plan::Mix2 Program::find_mix2(const Graph& g, const Plan& p, uint32_t root) {
+  Plan::Mix2 m;
+  const GraphNode& r = g[root];
+  if (r.op != Op::LogMix || r.args.size() != 4 || g.is_event(r.args[0]) || g.is_event(r.args[1])) return m;
+  std::vector<uint32_t> allowed = {root};
+  for (int k = 0; k < 2; ++k) {
+    const uint32_t lid = r.args[2 + k];
+    const GraphNode& l = g[lid];
+    const bool gauss = l.op == Op::GaussLog;
+    if (!gauss && l.op != Op::LinLog) return m;
+    if (g[l.args[0]].op != Op::Obs) return m;
+    for (size_t a = 1; a < l.args.size(); ++a)
+      if (g.is_event(l.args[a])) return m;
+    m.gauss[k] = gauss ? 1 : 0;
+    m.c[k] = r.args[k];
+    for (size_t a = 0; a < 3; ++a) m.p[k][a] = a + 1 < l.args.size() ? l.args[a + 1] : UINT32_MAX;
+    m.column[k] = static_cast<size_t>(g[l.args[0]].k1);
+    allowed.push_back(lid);
+    allowed.push_back(l.args[0]);
+  }
+  for (uint32_t id : p.nodes)
+    if (std::find(allowed.begin(), allowed.end(), id) == allowed.end()) return m;
+  m.on = true;
+  return m;
+}
+
+size_t Program::fused_sources() const {
+  size_t n = 0;
+  for (const Plan& p : plans_) n += p.mix2.on ? 1 : 0;
+  return n;
 }
 
 size_t Program::events() const {
@@ -94,6 +127,13 @@ void Program::scalar_forward(const double* params) {
   }
 }
 
+double Program::dot(const double* w, const double* x, size_t n) const {
+  if (mode_ != Mode::Scalar) return simd::dot(w, x, n);
+  double s = 0;
+  for (size_t i = 0; i < n; ++i) s += w ? w[i] * x[i] : x[i];
+  return s;
+}
+
 double Program::source_sum(size_t s, bool gradient) {
   const EventSource& src = sources_[s];
   const Plan& p = plans_[s];
@@ -106,7 +146,29 @@ double Program::source_sum(size_t s, bool gradient) {
     if (gradient) adj_[src.root] += src.coefficient * sw;
     return src.coefficient * sw * val_[src.root];
   }
-  for (uint32_t id : p.scalars) std::fill_n(&buf_[p.slot[id] * kBlock], kBlock, val_[id]);
+  if (p.mix2.on && mode_ == Mode::Fast) {
+    const Plan::Mix2& f = p.mix2;
+    simd::Mix2 m;
+    for (int k = 0; k < 2; ++k) {
+      m.kind[k] = f.gauss[k] ? simd::Comp::Gauss : simd::Comp::Lin;
+      m.c[k] = val_[f.c[k]];
+      for (int a = 0; a < 3; ++a) m.p[k][a] = f.p[k][a] == UINT32_MAX ? 0.0 : val_[f.p[k][a]];
+    }
+    double g8[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    const double total = simd::mix2(m, src.columns[f.column[0]].data(), src.columns[f.column[1]].data(),
+                                    weighted ? src.weights.data() : nullptr, nev, gradient ? g8 : nullptr);
+    if (gradient) {
+      for (int k = 0; k < 2; ++k) {
+        adj_[f.c[k]] += src.coefficient * g8[k];
+        for (int a = 0; a < 3; ++a)
+          if (f.p[k][a] != UINT32_MAX) adj_[f.p[k][a]] += src.coefficient * g8[2 + 3 * k + a];
+      }
+    }
+    return src.coefficient * total;
+  }
+  // Scalars used per event are broadcast into their slots (the first block's length suffices:
+  // later blocks are never longer).
+  for (uint32_t id : p.scalars) std::fill_n(&buf_[p.slot[id] * kBlock], std::min(kBlock, nev), val_[id]);
   // Value of slot k in this block: the slot's buffer, or the data column itself (observables).
   ptr_.resize(p.nslots);
   for (uint32_t k = 0; k < p.nslots; ++k) ptr_[k] = &buf_[k * kBlock];
@@ -122,7 +184,7 @@ double Program::source_sum(size_t s, bool gradient) {
       }
       double* out = &buf_[slot * kBlock];
       auto arg = [&](size_t k) { return ptr_[p.slot[n.args[k]]]; };
-      switch (n.op) {
+      switch (mode_ == Mode::Scalar ? Op::Sum : n.op) {  // Scalar: always the op table (Sum has no kernel)
         case Op::Add: simd::binary(simd::Binary::Add, arg(0), arg(1), out, cnt); break;
         case Op::Sub: simd::binary(simd::Binary::Sub, arg(0), arg(1), out, cnt); break;
         case Op::Mul: simd::binary(simd::Binary::Mul, arg(0), arg(1), out, cnt); break;
@@ -146,7 +208,7 @@ double Program::source_sum(size_t s, bool gradient) {
       }
     }
     const double* r = ptr_[p.slot[src.root]];
-    total += simd::dot(weighted ? &src.weights[start] : nullptr, r, cnt);
+    total += dot(weighted ? &src.weights[start] : nullptr, r, cnt);
     if (!gradient) continue;
     for (uint32_t z : p.zero) std::fill_n(&bufadj_[z * kBlock], cnt, 0.0);
     double* rootadj = &bufadj_[p.slot[src.root] * kBlock];
@@ -159,7 +221,7 @@ double Program::source_sum(size_t s, bool gradient) {
       const double* v = ptr_[p.slot[id]];
       auto val = [&](size_t k) { return ptr_[p.slot[n.args[k]]]; };
       auto adj = [&](size_t k) { return &bufadj_[p.slot[n.args[k]] * kBlock]; };
-      switch (n.op) {
+      switch (mode_ == Mode::Scalar ? Op::Sum : n.op) {
         case Op::Add: { double *ga = adj(0), *gb = adj(1); for (size_t i = 0; i < cnt; ++i) { ga[i] += g[i]; gb[i] += g[i]; } break; }
         case Op::Sub: { double *ga = adj(0), *gb = adj(1); for (size_t i = 0; i < cnt; ++i) { ga[i] += g[i]; gb[i] -= g[i]; } break; }
         case Op::Mul: simd::mul_adjoint(val(0), val(1), g, adj(0), adj(1), cnt); break;
@@ -191,7 +253,7 @@ double Program::source_sum(size_t s, bool gradient) {
           }
       }
     }
-    for (uint32_t id : p.scalars) adj_[id] += simd::dot(nullptr, &bufadj_[p.slot[id] * kBlock], cnt);
+    for (uint32_t id : p.scalars) adj_[id] += dot(nullptr, &bufadj_[p.slot[id] * kBlock], cnt);
   }
   return src.coefficient * total;
 }

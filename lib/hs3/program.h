@@ -25,6 +25,13 @@ class Program {
  public:
   Program() = default;
   Program(Graph graph, std::vector<EventSource> sources, std::vector<std::pair<uint32_t, double>> scalar_terms, size_t nparams);
+  // How events are evaluated: Fast (fused kernels where the graph allows, SIMD blocks
+  // otherwise), Blocks (SIMD block kernels only), Scalar (the scalar op table, apply/partials,
+  // event by event: the reference the others are tested against).
+  enum class Mode { Fast, Blocks, Scalar };
+  void set_mode(Mode m) { mode_ = m; }
+  // Event sources evaluated by the fused mixture kernel (in Mode::Fast).
+  size_t fused_sources() const;
   double value(const double* params);
   double value_and_gradient(const double* params, double* gradient);
   const Graph& graph() const { return graph_; }
@@ -39,13 +46,25 @@ class Program {
     std::vector<uint32_t> zero;      // adjoint slots to clear per block (not the root, the LogMix
                                      // e0/e1 buffers, or observables only fused ops read)
     uint32_t nslots = 0;
+    // The fused two-component mixture (graph_simd.h mix2): the source is exactly
+    // LogMix(c0, c1, l0, l1) of GaussLog/LinLog over observables with scalar parameters.
+    struct Mix2 {
+      bool on = false;
+      uint8_t gauss[2] = {0, 0};                          // 1: GaussLog (μ, s, κ), 0: LinLog (a, b)
+      uint32_t c[2] = {0, 0};                             // coefficient nodes
+      uint32_t p[2][3] = {{0, 0, 0}, {0, 0, 0}};          // parameter nodes (UINT32_MAX: none)
+      size_t column[2] = {0, 0};                          // observable columns
+    } mix2;
   };
+  static Plan::Mix2 find_mix2(const Graph& g, const Plan& p, uint32_t root);
   void scalar_forward(const double* params);
   double source_sum(size_t s, bool gradient);
+  double dot(const double* w, const double* x, size_t n) const;  // Σ w·x (w null: Σ x)
   Graph graph_;
   std::vector<EventSource> sources_;
   std::vector<std::pair<uint32_t, double>> scalar_terms_;
   size_t nparams_ = 0;
+  Mode mode_ = Mode::Fast;
   std::vector<Plan> plans_;
   std::vector<uint32_t> scalar_order_;
   std::vector<double> val_, adj_;       // per graph node (scalar nodes)
