@@ -40,7 +40,25 @@ int main(int argc, char** argv) {
   init_logging(0);
 
   int exit_code = app::kExitOk;
-  for (auto& [name, register_command] : app::command_registry()) register_command(app, exit_code);
+  // Only the subcommand being run is built (building all of CLI11's subcommands and options is a
+  // quarter of the start-up); without one (help, a typo) all are, so help and errors list them.
+  const auto& registry = app::command_registry();
+  auto run = registry.end();
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--threads") {
+      ++i;  // the only global option with a separate value
+      continue;
+    }
+    if (!a.empty() && a[0] == '-') continue;
+    run = registry.find(a);
+    break;
+  }
+  if (run != registry.end()) {
+    run->second(app, exit_code);
+  } else {
+    for (auto& [name, register_command] : registry) register_command(app, exit_code);
+  }
 
   try {
     app.parse(argc, argv);
