@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -180,4 +181,31 @@ TEST_CASE("fused mixture kernel: the gradient is the finite-difference derivativ
     };
     CHECK(g[i] == Approx(hs3test::richardson_derivative(f, x[i], 1e-3 * std::max(1.0, std::abs(x[i])))).epsilon(1e-7).margin(1e-8));
   }
+}
+
+TEST_CASE("SIMD targets detected without libhwy match the CPU flags the kernel reports", "[simd]") {
+  std::string flags_line;
+  {
+    std::ifstream in("/proc/cpuinfo");
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind("flags", 0) == 0) {
+        flags_line = " " + line.substr(line.find(':') + 1) + " ";
+        break;
+      }
+  }
+  if (flags_line.empty()) return;  // not Linux on x86: nothing to compare with
+  auto has = [&](const char* f) { return flags_line.find(" " + std::string(f) + " ") != std::string::npos; };
+  const bool ssse3 = has("sse2") && has("ssse3");
+  const bool sse4 = ssse3 && has("sse4_1") && has("sse4_2") && has("pclmulqdq") && has("aes");
+  const bool avx2 = sse4 && has("avx") && has("avx2") && has("bmi1") && has("bmi2") && has("fma") && has("f16c") && has("abm");
+  const bool avx3 = avx2 && has("avx512f") && has("avx512vl") && has("avx512dq") && has("avx512bw");
+  const std::vector<std::string> t = hs3fit::hs3::simd::targets();
+  auto in = [&](const char* name) { return std::find(t.begin(), t.end(), name) != t.end(); };
+  CHECK(in("avx3") == avx3);
+  CHECK(in("avx2") == avx2);
+  CHECK(in("sse4") == sse4);
+  CHECK(in("ssse3") == ssse3);
+  CHECK(in("scalar"));  // Highway names its portable EMU128 target "Scalar"
+  // The best one is what the kernels run with.
+  CHECK(hs3fit::hs3::simd::target() == std::string(avx3 ? "AVX3" : avx2 ? "AVX2" : sse4 ? "SSE4" : ssse3 ? "SSSE3" : "Scalar"));
 }

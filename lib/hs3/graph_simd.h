@@ -13,7 +13,7 @@ namespace hs3fit::hs3::simd {
 
 // The instruction set the kernels run with ("AVX3", "AVX2", ...: Highway's name).
 const char* target();
-// Targets compiled in that this CPU runs, best first, lower case ("avx3", ..., "emu128").
+// Targets compiled in that this CPU runs, best first, lower case ("avx3", ..., "scalar": Highway's name for EMU128).
 std::vector<std::string> targets();
 // For tests: dispatch every Highway kernel of the process to this target ("" = the best again).
 // Not thread-safe; false if the CPU lacks it.
