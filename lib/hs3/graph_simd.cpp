@@ -296,13 +296,15 @@ inline double mix2_event(const Mix2& m, double x0, double x1, double w, double* 
   return w * out;
 }
 
-// e^x for x ∈ [−709, 0] (the caller guarantees it): Highway's reduction and polynomial, with the
-// result's exponent set by one multiplication (2^q is a normal double for q ≥ −1022).
-HWY_INLINE hn::Vec<D> ExpNonPositive(D d, hn::Vec<D> x) {
+// e^x for |x| ≤ 700 (the caller guarantees it): Highway's reduction and polynomial, with the
+// result's exponent set by one multiplication (2^q is a normal double for |q| ≤ 1010).
+HWY_INLINE hn::Vec<D> ExpBounded(D d, hn::Vec<D> x) {
   const hn::Rebind<int32_t, D> di32;
   const hn::Rebind<int64_t, D> di64;
   hn::impl::ExpImpl<double> impl;
-  const auto q = impl.ToInt32(d, hn::MulAdd(x, hn::Set(d, 1.442695040888963407359924681), hn::Set(d, -0.5)));
+  // q = round(x / ln 2): ±0.5 by the sign of x, then truncation.
+  const auto half = hn::Or(hn::Set(d, 0.5), hn::And(x, hn::Set(d, -0.0)));
+  const auto q = impl.ToInt32(d, hn::MulAdd(x, hn::Set(d, 1.442695040888963407359924681), half));
   const auto y = hn::Add(impl.ExpPoly(d, impl.ExpReduce(d, x, q)), hn::Set(d, 1.0));
   const auto scale = hn::BitCast(d, hn::ShiftLeft<52>(hn::PromoteTo(di64, hn::Add(q, hn::Set(di32, 0x3FF)))));
   return hn::Mul(y, scale);
@@ -339,31 +341,29 @@ HWY_INLINE bool Mix2Group(D d, const Mix2& m, const hn::Vec<D> (&p0)[3], const h
   const auto c0 = hn::Set(d, m.c[0]), c1 = hn::Set(d, m.c[1]);
   const auto big = hn::Set(d, 1e300), gap = hn::Set(d, 700.0), small = hn::Set(d, 2.2250738585072014e-308);
   (void)count;
-  hn::Vec<D> xa[U], xb[U], l0[U], l1[U], mx[U], t[U], sum[U], ww[U];
+  // ln(c0 e^{l0} + c1 e^{l1}) = l1 + ln(c1 + c0·t), t = e^{l0 − l1}: one exp and one log.
+  hn::Vec<D> xa[U], xb[U], l1[U], t[U], sum[U], ww[U];
   auto ok = hn::FirstN(d, N);
   for (size_t u = 0; u < U; ++u) {
     xa[u] = hn::LoadU(d, x0 + u * N);
     xb[u] = hn::LoadU(d, x1 + u * N);
-    l0[u] = CompVec<K0>(d, p0, xa[u]);
+    const auto l0 = CompVec<K0>(d, p0, xa[u]);
     l1[u] = CompVec<K1>(d, p1, xb[u]);
-    mx[u] = hn::Max(l0[u], l1[u]);
+    t[u] = hn::Sub(l0, l1[u]);
     // |l0 − l1| ≤ 700 also rules out NaN and infinite l (their difference is NaN or infinite).
-    const auto ad = hn::Abs(hn::Sub(l0[u], l1[u]));
-    ok = hn::And(ok, hn::Le(ad, gap));
-    t[u] = hn::Neg(ad);
+    ok = hn::And(ok, hn::Le(hn::Abs(t[u]), gap));
   }
   if (!hn::AllTrue(d, ok)) return false;
-  for (size_t u = 0; u < U; ++u) t[u] = ExpNonPositive(d, t[u]);
+  for (size_t u = 0; u < U; ++u) t[u] = ExpBounded(d, t[u]);
   for (size_t u = 0; u < U; ++u) {
-    const auto first = hn::Ge(l0[u], l1[u]);
-    sum[u] = hn::MulAdd(hn::IfThenElse(first, c1, c0), t[u], hn::IfThenElse(first, c0, c1));
+    sum[u] = hn::MulAdd(c0, t[u], c1);
     ok = hn::And(ok, hn::And(hn::Ge(sum[u], small), hn::Lt(sum[u], big)));
   }
   if (!hn::AllTrue(d, ok)) return false;
   hn::Vec<D> lg[U];
   for (size_t u = 0; u < U; ++u) lg[u] = hn::impl::Log<D, hn::Vec<D>, false>(d, sum[u]);  // sum is normal: checked above
   for (size_t u = 0; u < U; ++u) {
-    const auto value = hn::Add(mx[u], lg[u]);
+    const auto value = hn::Add(l1[u], lg[u]);
     if (!w && !Tail) {  // unweighted whole vectors: every lane counts once
       total = hn::Add(total, value);
       ww[u] = hn::Set(d, 1.0);
@@ -375,9 +375,7 @@ HWY_INLINE bool Mix2Group(D d, const Mix2& m, const hn::Vec<D> (&p0)[3], const h
       total = hn::Add(total, hn::IfThenElseZero(live, hn::Mul(ww[u], value)));
     }
     if (G) {
-      const auto first = hn::Ge(l0[u], l1[u]);
-      const auto inv = hn::Div(ww[u], sum[u]), other = hn::Mul(t[u], inv);
-      const auto g0 = hn::IfThenElse(first, inv, other), g1 = hn::IfThenElse(first, other, inv);  // w·e_k
+      const auto g1 = hn::Div(ww[u], sum[u]), g0 = hn::Mul(t[u], g1);  // w·e_k: e1 = 1/sum, e0 = t/sum
       acc[0] = hn::Add(acc[0], g0);
       acc[1] = hn::Add(acc[1], g1);
       CompGrad<K0>(p0, xa[u], hn::Mul(c0, g0), acc + 2);
