@@ -42,5 +42,6 @@ class Writer {
 
 std::string quote(std::string_view s);
 std::string format_number(double v);  // shortest round-trip, "null" if not finite
+void append_number(std::string& out, double v);  // the same, appended
 
 }  // namespace hs3fit::json
