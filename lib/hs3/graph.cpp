@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "hs3/landau.h"
 
 namespace hs3fit::hs3 {
 
@@ -159,6 +160,8 @@ double apply(const GraphNode& n, const double* a) {
       return -a[3] - w * w;
     }
     case Op::LinLog: return a[0] * a[1] - a[2];
+    case Op::LandauPdf: return landau_pdf(a[0]);
+    case Op::LandauCdf: return landau_cdf(a[0]);
     case Op::Sum: {
       double s = 0;
       for (size_t i = 0; i < n.args.size(); ++i) s += a[i];
@@ -245,6 +248,8 @@ void partials(const GraphNode& n, const double* a, double v, double* d) {
       d[1] = a[0];
       d[2] = -1;
       return;
+    case Op::LandauPdf: landau_pdf(a[0], &d[0]); return;
+    case Op::LandauCdf: landau_cdf(a[0], &d[0]); return;
     case Op::LogMix: {
       const size_t m = n.args.size() / 2;
       for (size_t i = 0; i < m; ++i) {

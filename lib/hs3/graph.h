@@ -33,6 +33,8 @@ namespace hs3fit::hs3 {
   X(LogMix, -1)                                                                                        \
   /* fused per-event log-densities: Gaussian −k − ((x − μ)·s)², args (x, μ, s, k); linear x·a − b */    \
   X(GaussLog, 4) X(LinLog, 3)                                                                          \
+  /* the standard Landau density φ(λ) and distribution function Φ(λ) (CERNLIB DENLAN/DISLAN) */          \
+  X(LandauPdf, 1) X(LandauCdf, 1)                                                                      \
   X(Sum, -1)
 
 enum class Op : uint8_t {

@@ -1085,12 +1085,24 @@ class Lowerer {
         }
       terms.push_back(C(-0.5 * logdet - static_cast<double>(k) * kLogSqrt2Pi));
       out.node = g.add(Op::Sum, terms);
-    } else if (type == "landau_dist" || type == "relativistic_breit_wigner_dist") {
-      d.at("type").fail(type == "landau_dist"
-                            ? "landau_dist is not supported by this hs3fit build yet (it needs the Landau density and distribution function, "
-                              "CERNLIB DENLAN/DISLAN, as graph operations; pyhs3's version is an approximation, not a reference)"
-                            : "relativistic_breit_wigner_dist is not supported: the standard's formula uses a pole mass m_BW for which it "
-                              "defines no field (SPEC §4.1); express the shape as a generic_dist");
+    } else if (type == "landau_dist") {
+      // RooLandau: φ((x − mean)/σ) with φ the standard Landau density (CERNLIB DENLAN, as ROOT's
+      // TMath::Landau; `mean` is the location, the mode lies 0.2228σ below it), normalized over the
+      // data axis with the distribution function (DISLAN, as RooLandau's analytical integral):
+      // M = σ (Φ((max − mean)/σ) − Φ((min − mean)/σ)); on the full line M = σ.
+      const uint32_t x = field(d, "x", ctx, t).node, mu = field(d, "mean", ctx, t).node, s = field(d, "sigma", ctx, t).node;
+      uint32_t lp = log(g.add1(Op::LandauPdf, div(sub(x, mu), s)));
+      if (auto ox = direct_obs(d, "x", ctx)) {
+        const uint32_t lo = g.add1(Op::LandauCdf, div(sub(C(ox->lo), mu), s)), hi = g.add1(Op::LandauCdf, div(sub(C(ox->hi), mu), s));
+        lp = sub(lp, log(mul(s, sub(hi, lo))));
+      } else {
+        if (t) indirect(d, ctx);
+        lp = sub(lp, log(s));
+      }
+      out.node = lp;
+    } else if (type == "relativistic_breit_wigner_dist") {
+      d.at("type").fail("relativistic_breit_wigner_dist is not supported: the standard's formula uses a pole mass m_BW for which it "
+                        "defines no field (SPEC §4.1); express the shape as a generic_dist");
     } else if (type == "histfactory_dist") {
       d.at("type").fail("histfactory_dist inside another distribution or together with unbinned distributions is not supported yet");
     } else {
