@@ -3,6 +3,7 @@
 // the HS3 distribution (normalization over the data axis, −ln L, gradient, fit).
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,13 @@
 #include "workspace.h"
 
 namespace {
+
+// Full precision (std::to_string keeps 6 decimals).
+std::string num(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
 
 // Composite Simpson rule of f on [a, b] with n (even) intervals.
 template <class F>
@@ -30,7 +38,7 @@ double landau_by_definition(double lambda) {
 
 std::string landau_workspace(const std::vector<double>& xs, double lo, double hi) {
   std::string entries;
-  for (size_t i = 0; i < xs.size(); ++i) entries += (i ? ",[" : "[") + std::to_string(xs[i]) + "]";
+  for (size_t i = 0; i < xs.size(); ++i) entries += (i ? ",[" : "[") + num(xs[i]) + "]";
   return R"({"metadata": {"hs3_version": "0.2"},
   "distributions": [{"name": "land", "type": "landau_dist", "x": "x", "mean": "m", "sigma": "s"}],
   "data": [{"name": "d", "type": "unbinned", "axes": [{"name": "x", "min": )" +

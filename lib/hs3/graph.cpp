@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "hs3/landau.h"
+#include "hs3/special.h"
 
 namespace hs3fit::hs3 {
 
@@ -23,17 +24,6 @@ int op_arity(Op op) {
 #undef HS3FIT_X
   }
   return 0;
-}
-
-double digamma(double x) {
-  if (!(x > -1e6) || !(x < 1e300)) return kNaN;
-  double r = 0;
-  while (x < 6) {
-    r -= 1 / x;
-    x += 1;
-  }
-  const double f = 1 / (x * x);
-  return r + std::log(x) - 0.5 / x - f * (1.0 / 12 - f * (1.0 / 120 - f * (1.0 / 252 - f * (1.0 / 240 - f / 132))));
 }
 
 bool approx_equal(double a, double b) {
@@ -162,6 +152,7 @@ double apply(const GraphNode& n, const double* a) {
     case Op::LinLog: return a[0] * a[1] - a[2];
     case Op::LandauPdf: return landau_pdf(a[0]);
     case Op::LandauCdf: return landau_cdf(a[0]);
+    case Op::GammaP: return gamma_p(a[0], a[1]);
     case Op::Sum: {
       double s = 0;
       for (size_t i = 0; i < n.args.size(); ++i) s += a[i];
@@ -250,6 +241,7 @@ void partials(const GraphNode& n, const double* a, double v, double* d) {
       return;
     case Op::LandauPdf: landau_pdf(a[0], &d[0]); return;
     case Op::LandauCdf: landau_cdf(a[0], &d[0]); return;
+    case Op::GammaP: gamma_p(a[0], a[1], &d[0], &d[1]); return;
     case Op::LogMix: {
       const size_t m = n.args.size() / 2;
       for (size_t i = 0; i < m; ++i) {

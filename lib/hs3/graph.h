@@ -35,6 +35,8 @@ namespace hs3fit::hs3 {
   X(GaussLog, 4) X(LinLog, 3)                                                                          \
   /* the standard Landau density φ(λ) and distribution function Φ(λ) (CERNLIB DENLAN/DISLAN) */          \
   X(LandauPdf, 1) X(LandauCdf, 1)                                                                      \
+  /* the regularized lower incomplete gamma function P(a, x): args (a, x) */                            \
+  X(GammaP, 2)                                                                                         \
   X(Sum, -1)
 
 enum class Op : uint8_t {

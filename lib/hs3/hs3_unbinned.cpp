@@ -1100,6 +1100,44 @@ class Lowerer {
         lp = sub(lp, log(s));
       }
       out.node = lp;
+    } else if (type == "gamma_dist") {
+      // RooGamma: (x − μ)^{γ−1} e^{−(x−μ)/β} for x > μ (0 below), normalized over the data axis with
+      // the regularized incomplete gamma function: M = β^γ Γ(γ) [P(γ, (max − μ)/β) − P(γ, (min − μ)/β)]
+      // (P = 0 for a non-positive argument); on the full line M = β^γ Γ(γ).
+      const uint32_t x = field(d, "x", ctx, t).node, gam = field(d, "gamma", ctx, t).node;
+      const uint32_t beta = field(d, "beta", ctx, t).node, mu = field(d, "mu", ctx, t).node;
+      const uint32_t dx = sub(x, mu);
+      uint32_t lp = sel(g.add2(Op::Gt, dx, C(0)), sub(mul(sub(gam, C(1)), log(dx)), div(dx, beta)), C(-kInfD));
+      uint32_t logm = add(mul(gam, log(beta)), g.add1(Op::LGamma, gam));
+      if (auto ox = direct_obs(d, "x", ctx)) {
+        const uint32_t pa = g.add2(Op::GammaP, gam, div(sub(C(ox->lo), mu), beta));
+        const uint32_t pb = g.add2(Op::GammaP, gam, div(sub(C(ox->hi), mu), beta));
+        logm = add(logm, log(sub(pb, pa)));
+      } else if (t) {
+        indirect(d, ctx);
+      }
+      out.node = sub(lp, logm);
+    } else if (type == "generalized_normal_dist") {
+      // exp(−(|x − μ|/α)^β) (SPEC §4.1), normalized over the data axis: with the odd antiderivative
+      // F(y) = sign(y − μ)·P(1/β, (|y − μ|/α)^β), M = (α Γ(1/β)/β)·(F(max) − F(min)); on the full line
+      // M = 2αΓ(1/β)/β. β = 2 is a Gaussian with σ = α/√2.
+      const uint32_t x = field(d, "x", ctx, t).node, mu = field(d, "mean", ctx, t).node;
+      const uint32_t alpha = field(d, "alpha", ctx, t).node, beta = field(d, "beta", ctx, t).node;
+      const uint32_t lp = g.add1(Op::Neg, g.add2(Op::Pow, div(g.add1(Op::Abs, sub(x, mu)), alpha), beta));
+      const uint32_t ib = div(C(1), beta);
+      uint32_t logm = add(log(div(alpha, beta)), g.add1(Op::LGamma, ib));
+      if (auto ox = direct_obs(d, "x", ctx)) {
+        auto F = [&](double y) {
+          const uint32_t dy = sub(C(y), mu);
+          const uint32_t p = g.add2(Op::GammaP, ib, g.add2(Op::Pow, div(g.add1(Op::Abs, dy), alpha), beta));
+          return sel(g.add2(Op::Lt, dy, C(0)), g.add1(Op::Neg, p), p);
+        };
+        logm = add(logm, log(sub(F(ox->hi), F(ox->lo))));
+      } else {
+        if (t) indirect(d, ctx);
+        logm = add(logm, C(std::log(2.0)));
+      }
+      out.node = sub(lp, logm);
     } else if (type == "relativistic_breit_wigner_dist") {
       d.at("type").fail("relativistic_breit_wigner_dist is not supported: the standard's formula uses a pole mass m_BW for which it "
                         "defines no field (SPEC §4.1); express the shape as a generic_dist");
