@@ -33,7 +33,8 @@ const std::set<std::string> kKnownDistributionTypes = {
     "bincounts_density_dist", "mixture_model", "mixture_resolution_model", "fft_conv_pdf", "fft_convolution_dist",
     "weighted_sum_dist", "bernstein_dist", "bifurkated_gaussian_dist", "bifurgauss_dist", "johnson_dist",
     "gamma_dist", "beta_dist", "cauchy_dist", "breitwigner_dist", "voigtian_dist", "CMS::process_normalization",
-    "CMS::fast_vertical_interpolation_dist", "CMS::asymmetric_gaussian_dist", "interpolation0d", "step_dist"};
+    "CMS::fast_vertical_interpolation_dist", "CMS::asymmetric_gaussian_dist", "interpolation0d", "step_dist",
+    "power_sum_dist", "legacy_exp_poly_dist", "projected_dist", "binsampling_dist"};
 
 struct ParamInfo {
   uint32_t index;

@@ -390,6 +390,30 @@ class Lowerer {
         else f.at("interpolationCodes").fail("interpolation code " + std::to_string(code) + " is not one of 0-6");
       }
       out.node = g.add2(Op::Max, v, C(std::numeric_limits<double>::min()));
+    } else if (type == "weighted_sum") {
+      // RooRealSumFunc: Σ c_i g_i.
+      auto gs = f.at("samples").elements(), cs = f.at("coefficients").elements();
+      if (gs.size() != cs.size()) f.at("coefficients").fail(std::to_string(cs.size()) + " coefficients for " + std::to_string(gs.size()) + " samples");
+      out.node = g.constant(0);
+      for (size_t i = 0; i < gs.size(); ++i) {
+        Lowered c = value(cs[i], ctx), v = value(gs[i], ctx);
+        out.touched |= c.touched || v.touched;
+        out.node = g.add2(Op::Add, out.node, g.add2(Op::Mul, c.node, v.node));
+      }
+    } else if (type == "roorecursivefraction_dist") {
+      // RooRecursiveFraction (a function despite the name): a_0 Π_{i≥1} (1 − a_i) with `recursive`
+      // (default), else a_0.
+      auto as = f.at("list").elements();
+      if (as.empty()) f.at("list").fail("expected at least one value");
+      Lowered a0 = value(as[0], ctx);
+      out.touched = a0.touched;
+      out.node = a0.node;
+      if (!f.get("recursive") || f.at("recursive").as_bool())
+        for (size_t i = 1; i < as.size(); ++i) {
+          Lowered ai = value(as[i], ctx);
+          out.touched |= ai.touched;
+          out.node = g.add2(Op::Mul, out.node, g.add2(Op::Sub, g.constant(1), ai.node));
+        }
     } else if (type == "CMS::asympow") {
       // κ_lo^{−θ} for θ < 0, κ_hi^{θ} otherwise.
       const uint32_t lo = field_value(f.at("kappaLow"), ctx, out.touched), hi = field_value(f.at("kappaHigh"), ctx, out.touched);
@@ -1138,6 +1162,101 @@ class Lowerer {
         logm = add(logm, C(std::log(2.0)));
       }
       out.node = sub(lp, logm);
+    } else if (type == "power_sum_dist") {
+      // RooPowerSum: Σ c_i x^{e_i}, normalized over the data axis in closed form,
+      // ∫ x^e = (max^{e+1} − min^{e+1})/(e + 1) (ln(max/min) for e = −1).
+      const uint32_t x = field(d, "x", ctx, t).node;
+      auto cs = d.at("coefficients").elements(), es = d.at("exponents").elements();
+      if (cs.size() != es.size()) d.at("exponents").fail(std::to_string(es.size()) + " exponents for " + std::to_string(cs.size()) + " coefficients");
+      if (cs.empty()) d.at("coefficients").fail("expected at least one coefficient");
+      auto ox = direct_obs(d, "x", ctx);
+      uint32_t f = C(0), norm = C(0);
+      for (size_t i = 0; i < cs.size(); ++i) {
+        const uint32_t c = field_value(cs[i], ctx, t), e = field_value(es[i], ctx, t);
+        f = add(f, mul(c, g.add2(Op::Pow, x, e)));
+        if (ox) {
+          const uint32_t e1 = add(e, C(1));
+          const uint32_t power = div(sub(g.add2(Op::Pow, C(ox->hi), e1), g.add2(Op::Pow, C(ox->lo), e1)), e1);
+          const uint32_t logs = C(std::log(ox->hi / ox->lo));
+          norm = add(norm, mul(c, sel(g.add2(Op::EqExact, e1, C(0)), logs, power)));
+        }
+      }
+      if (!ox) {
+        need_axis(d, "power_sum_dist needs its x to be a data axis with min and max (to be normalized over)");
+        out.node = log(f);
+        return out;
+      }
+      out.node = sub(log(f), log(norm));
+    } else if (type == "legacy_exp_poly_dist") {
+      // RooLegacyExpPoly: exp(Σ_k c_k x^{k + lowestOrder}) (the literal coefficients; ROOT's "1.0"/"0.0"
+      // string folding is not imitated, SPEC §13.22), normalized over the data axis by the
+      // composite Gauss–Legendre rule.
+      const uint32_t x = field(d, "x", ctx, t).node;
+      const int lowest = d.get("lowestOrder") ? static_cast<int>(d.at("lowestOrder").as_number()) : 0;
+      if (lowest < 0) d.at("lowestOrder").fail("expected a non-negative integer");
+      auto exponent = [&](uint32_t xv, const Ctx& c) {
+        bool ct = false;
+        uint32_t p = polynomial(d.at("coefficients"), xv, c, ct);
+        for (int k = 0; k < lowest; ++k) p = mul(p, xv);
+        return p;
+      };
+      const uint32_t lf = exponent(x, ctx);
+      auto ox = direct_obs(d, "x", ctx);
+      if (!ox) {
+        need_axis(d, "legacy_exp_poly_dist needs its x to be a data axis with min and max (to be normalized over)");
+        out.node = lf;
+        return out;
+      }
+      const std::string obs = d.at("x").as_string();
+      const uint32_t norm = integrate(ctx, obs, C(ox->lo), C(ox->hi), [&](const Ctx& c2) { return g.add1(Op::Exp, exponent(c2.obs.at(obs).node, c2)); });
+      out.node = sub(lf, log(norm));
+    } else if (type == "density_function_dist" || type == "log_density_function_dist" || type == "rate_density_dist" ||
+               type == "weighted_sum_dist") {
+      // A function f ≥ 0 of the data's observable as the density, normalized numerically over the
+      // axis (composite Gauss–Legendre): density_function_dist f/∫f (ROOT: RooWrapperPdf, which
+      // skips the integral when `selfNormalized`), log_density_function_dist e^f/∫e^f,
+      // rate_density_dist Pois(n | ∫f) Π f(x_j)/∫f (so ln L = Σ ln f(x_j) − ∫f), weighted_sum_dist
+      // (RooRealSumPdf) Σ c_i g_i / ∫Σ c_i g_i, with ∫ as the expected events when `extended`.
+      const bool log_form = type == "log_density_function_dist";
+      auto density = [&](const Ctx& c, bool& touched) -> uint32_t {
+        if (type == "weighted_sum_dist") {
+          auto gs = d.at("samples").elements(), cs = d.at("coefficients").elements();
+          if (gs.size() != cs.size()) d.at("coefficients").fail(std::to_string(cs.size()) + " coefficients for " + std::to_string(gs.size()) + " samples");
+          uint32_t f = C(0);
+          for (size_t i = 0; i < gs.size(); ++i) f = add(f, mul(field_value(cs[i], c, touched), field_value(gs[i], c, touched)));
+          return f;
+        }
+        return field_value(d.at(type == "rate_density_dist" ? "density" : "function"), c, touched);
+      };
+      const uint32_t f = density(ctx, t);
+      const uint32_t lf = log_form ? f : log(f);
+      // The axis: `x` if given, else the only ranged observable of the data.
+      std::string obs;
+      if (auto xf = d.get("x"); xf && xf->is_string()) obs = xf->as_string();
+      else
+        for (const auto& [name, o] : ctx.obs)
+          if (o.ranged) {
+            if (!obs.empty()) d.fail("the density depends on more than one axis of its data: give `x`, or use generic_dist (normalizing over several axes)");
+            obs = name;
+          }
+      auto it = obs.empty() ? ctx.obs.end() : ctx.obs.find(obs);
+      const bool self_normalized = d.get("selfNormalized") && d.at("selfNormalized").as_bool();
+      if (self_normalized) {
+        out.node = lf;
+      } else if (it == ctx.obs.end() || !it->second.ranged) {
+        need_axis(d, type + " needs a data axis with min and max (to be normalized over)");
+        out.node = lf;
+        return out;
+      } else {
+        const ObsInfo o = it->second;
+        const uint32_t norm = integrate(ctx, obs, C(o.lo), C(o.hi), [&](const Ctx& c2) {
+          bool ct = false;
+          const uint32_t v = density(c2, ct);
+          return log_form ? g.add1(Op::Exp, v) : v;
+        });
+        out.node = sub(lf, log(norm));
+        if (type == "rate_density_dist" || (type == "weighted_sum_dist" && d.get("extended") && d.at("extended").as_bool())) out.rate = norm;
+      }
     } else if (type == "relativistic_breit_wigner_dist") {
       d.at("type").fail("relativistic_breit_wigner_dist is not supported: the standard's formula uses a pole mass m_BW for which it "
                         "defines no field (SPEC §4.1); express the shape as a generic_dist");
