@@ -183,3 +183,46 @@ TEST_CASE("functions weighted_sum and roorecursivefraction_dist", "[hs3][functio
   for (double x : xs) ref -= std::log(frac / 4 + (1 - frac) * (0.5 + 2.0 * x) / M);
   check(lm, ref, 1e-12);
 }
+
+TEST_CASE("functions integral and derivative; efficiency_product_pdf_dist", "[hs3][functions]") {
+  hs3test::TempFile file;
+  const auto xs = spread(0, 3, 30);
+  // integral: ∫_0^2 a y² dy = 8a/3 over the domain of y, added to the density x² + I.
+  {
+    const std::string text = workspace(R"({"name": "f", "type": "density_function_dist", "function": "g"})",
+                                       R"({"name": "g", "type": "generic_function", "expression": "x*x + I"},
+      {"name": "I", "type": "integral", "integrand": "sq", "variables": ["y"]},
+      {"name": "sq", "type": "generic_function", "expression": "a*y*y"})",
+                                       0, 3, xs, {{"a", 0.9}, {"y", 1.0}});
+    // The domain of y is [0, 2] (the helper's domains are [-100, 100]: replace y's).
+    std::string t = text;
+    const std::string from = R"({"name": "y", "min": -100, "max": 100})", to = R"({"name": "y", "min": 0, "max": 2})";
+    t.replace(t.find(from), from.size(), to);
+    auto lm = load_general(t, file);
+    const double I = 8 * 0.9 / 3;
+    check(lm, nll_with_quadrature(xs, [&](double x) { return x * x + I; }, 0, 3), 1e-10);
+  }
+  // derivative: d/dp (b p²) = 2bp (order 1), d²/dp² (b p³) = 6bp (order 2): central differences
+  // are exact for these up to rounding.
+  for (int order : {1, 2}) {
+    INFO("order " << order);
+    const std::string expr = order == 1 ? "b*p*p" : "b*p*p*p";
+    auto lm = load_general(workspace(R"({"name": "f", "type": "density_function_dist", "function": "g"})",
+                                     R"({"name": "g", "type": "generic_function", "expression": "x + D"},
+      {"name": "D", "type": "derivative", "function": "pc", "x": "p", "order": )" + std::to_string(order) + R"(},
+      {"name": "pc", "type": "generic_function", "expression": ")" + expr + R"("})",
+                                     0, 3, xs, {{"b", 0.7}, {"p", 1.3}}),
+                           file);
+    const double D = order == 1 ? 2 * 0.7 * 1.3 : 6 * 0.7 * 1.3;
+    check(lm, nll_with_quadrature(xs, [&](double x) { return x + D; }, 0, 3), 1e-8);
+  }
+  // efficiency_product_pdf_dist: e^{−cx} (1 − e^{−x/k}) normalized over [0, 3].
+  {
+    auto lm = load_general(workspace(R"({"name": "f", "type": "efficiency_product_pdf_dist", "pdf": "e", "eff": "eps"},
+      {"name": "e", "type": "exponential_dist", "x": "x", "c": "c"})",
+                                     R"({"name": "eps", "type": "generic_function", "expression": "1 - exp(-x/k) + 0"})", 0, 3, xs,
+                                     {{"c", 0.6}, {"k", 0.8}}),
+                           file);
+    check(lm, nll_with_quadrature(xs, [](double x) { return std::exp(-0.6 * x) * (1 - std::exp(-x / 0.8)); }, 0, 3), 1e-9);
+  }
+}

@@ -400,6 +400,58 @@ class Lowerer {
         out.touched |= c.touched || v.touched;
         out.node = g.add2(Op::Add, out.node, g.add2(Op::Mul, c.node, v.node));
       }
+    } else if (type == "integral") {
+      // RooRealIntegral: ∫ integrand d(variables) over each variable's range (a ranged axis of the
+      // data, else its domain), by the composite Gauss–Legendre rule per variable (product rule).
+      if (f.get("domain")) f.at("domain").fail("integrals over a named sub-range are not supported (the variables' full ranges are used)");
+      const Node integrand = f.at("integrand");
+      if (!integrand.is_string()) integrand.fail("expected the name of a function or distribution");
+      std::vector<std::pair<std::string, DomainAxis>> vars;
+      const auto bounds = doc_.bounds({});
+      for (const Node& v : f.at("variables").elements()) {
+        const std::string vn = v.as_string();
+        if (auto it = ctx.obs.find(vn); it != ctx.obs.end() && it->second.ranged) {
+          vars.push_back({vn, DomainAxis{vn, it->second.lo, it->second.hi}});
+        } else if (auto b = bounds.find(vn); b != bounds.end() && std::isfinite(b->second.min) && std::isfinite(b->second.max)) {
+          vars.push_back({vn, b->second});
+        } else {
+          v.fail("variable '" + vn + "' has no finite range (a data axis or a domain with min and max) to integrate over");
+        }
+      }
+      if (vars.size() > 2) f.at("variables").fail("integrals over more than 2 variables are not supported");
+      std::function<uint32_t(const Ctx&, size_t)> over = [&](const Ctx& c, size_t k) -> uint32_t {
+        if (k == vars.size()) return value(integrand, c).node;
+        return integrate(c, vars[k].first, g.constant(vars[k].second.min), g.constant(vars[k].second.max), [&](const Ctx& c2) { return over(c2, k + 1); });
+      };
+      out.node = over(ctx, 0);
+    } else if (type == "derivative") {
+      // RooDerivative: d^n f/dx^n (order 1–3) by central differences with step `eps` (default
+      // 1e-3·max(1, |x|)), on the graph (so the gradient in the parameters is exact for them).
+      const Node fn = f.at("function");
+      const std::string xn = f.at("x").as_string();
+      const int order = f.get("order") ? static_cast<int>(f.at("order").as_number()) : 1;
+      if (order < 1 || order > 3) f.at("order").fail("expected an order of 1, 2 or 3");
+      if (f.get("normalization")) f.at("normalization").fail("derivatives of normalized pdfs are not supported");
+      Lowered x0 = value_name(xn, ctx, f.at("x"));
+      const uint32_t h = f.get("eps") ? value(f.at("eps"), ctx).node
+                                      : g.add2(Op::Mul, g.constant(1e-3), g.add2(Op::Max, g.constant(1), g.add1(Op::Abs, x0.node)));
+      auto at = [&](double k) {
+        std::map<std::string, ObsInfo> o = ctx.obs;
+        o[xn] = ObsInfo{g.add2(Op::Add, x0.node, g.add2(Op::Mul, g.constant(k), h)), false, 0, 0};
+        Ctx c2 = context(std::move(o));
+        Lowered l = value(fn, c2);
+        out.touched |= l.touched;
+        return l.node;
+      };
+      out.touched |= x0.touched;
+      if (order == 1) {
+        out.node = g.add2(Op::Div, g.add2(Op::Sub, at(1), at(-1)), g.add2(Op::Mul, g.constant(2), h));
+      } else if (order == 2) {
+        out.node = g.add2(Op::Div, g.add2(Op::Add, g.add2(Op::Sub, at(1), g.add2(Op::Mul, g.constant(2), at(0))), at(-1)), g.add2(Op::Mul, h, h));
+      } else {
+        const uint32_t num = g.add2(Op::Sub, g.add2(Op::Add, g.add2(Op::Sub, at(2), g.add2(Op::Mul, g.constant(2), at(1))), g.add2(Op::Mul, g.constant(2), at(-1))), at(-2));
+        out.node = g.add2(Op::Div, num, g.add2(Op::Mul, g.constant(2), g.add2(Op::Mul, h, g.add2(Op::Mul, h, h))));
+      }
     } else if (type == "roorecursivefraction_dist") {
       // RooRecursiveFraction (a function despite the name): a_0 Π_{i≥1} (1 − a_i) with `recursive`
       // (default), else a_0.
@@ -715,8 +767,10 @@ class Lowerer {
   // observable `obs` is the quadrature abscissa.
   // With `cluster_hi`, x = lo + (hi − lo)(1 − (1 − τ)²) for τ uniform in the panels, so that a
   // (hi − x)^p edge singularity (ARGUS at m0) becomes a smooth integrand.
+  // With `keep_range`, the abscissa keeps the observable's axis range, so distributions inside
+  // the density are normalized over the axis exactly as at the data (efficiency products).
   uint32_t integrate(const Ctx& ctx, const std::string& obs, uint32_t lo, uint32_t hi, const std::function<uint32_t(const Ctx&)>& density,
-                     bool cluster_hi = false) {
+                     bool cluster_hi = false, bool keep_range = false) {
     const auto& rule = gauss_legendre();
     const uint32_t width = sub(hi, lo);
     std::vector<uint32_t> terms;
@@ -727,7 +781,8 @@ class Lowerer {
         const double w = cluster_hi ? wt * 2 * (1 - tau) : wt;  // dx/dτ
         const uint32_t x = add(lo, mul(width, C(frac)));
         std::map<std::string, ObsInfo> o = ctx.obs;
-        o[obs] = ObsInfo{x, false, 0, 0};
+        const ObsInfo* was = keep_range ? &ctx.obs.at(obs) : nullptr;
+        o[obs] = was ? ObsInfo{x, true, was->lo, was->hi} : ObsInfo{x, false, 0, 0};
         Ctx sub_ctx = context(std::move(o));
         terms.push_back(mul(C(0.5 * w / kQuadPanels), density(sub_ctx)));
       }
@@ -1257,6 +1312,35 @@ class Lowerer {
         out.node = sub(lf, log(norm));
         if (type == "rate_density_dist" || (type == "weighted_sum_dist" && d.get("extended") && d.at("extended").as_bool())) out.rate = norm;
       }
+    } else if (type == "efficiency_product_pdf_dist") {
+      // RooEffProd: f(x) ε(x) / ∫ f ε over the data axis (composite Gauss–Legendre), f normalized over
+      // the axis in both places so its constant cancels.
+      const Node pn = d.at("pdf");
+      if (!pn.is_string()) pn.fail("expected the name of a distribution");
+      Lowered inner = logpdf(pn.as_string(), ctx, pn);
+      if (inner.rate) pn.fail("an extended distribution inside an efficiency product is not supported");
+      t |= inner.touched;
+      const uint32_t eff = field_value(d.at("eff"), ctx, t);
+      std::string obs;
+      for (const auto& [name, o] : ctx.obs)
+        if (o.ranged) {
+          if (!obs.empty()) d.fail("efficiency products over more than one axis of the data are not supported");
+          obs = name;
+        }
+      if (obs.empty()) {
+        need_axis(d, "efficiency_product_pdf_dist needs a data axis with min and max (to be normalized over)");
+        out.node = add(inner.node, log(eff));
+        return out;
+      }
+      const ObsInfo o = ctx.obs.at(obs);
+      const uint32_t norm = integrate(
+          ctx, obs, C(o.lo), C(o.hi),
+          [&](const Ctx& c2) {
+            bool ct = false;
+            return mul(g.add1(Op::Exp, logpdf(pn.as_string(), c2, pn).node), field_value(d.at("eff"), c2, ct));
+          },
+          false, true);
+      out.node = sub(add(inner.node, log(eff)), log(norm));
     } else if (type == "relativistic_breit_wigner_dist") {
       d.at("type").fail("relativistic_breit_wigner_dist is not supported: the standard's formula uses a pole mass m_BW for which it "
                         "defines no field (SPEC §4.1); express the shape as a generic_dist");
