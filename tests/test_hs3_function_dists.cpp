@@ -226,3 +226,46 @@ TEST_CASE("functions integral and derivative; efficiency_product_pdf_dist", "[hs
     check(lm, nll_with_quadrature(xs, [](double x) { return std::exp(-0.6 * x) * (1 - std::exp(-x / 0.8)); }, 0, 3), 1e-9);
   }
 }
+
+TEST_CASE("function spline: the not-a-knot cubic spline reproduces cubics exactly, logy, few knots", "[hs3][functions]") {
+  hs3test::TempFile file;
+  const auto xs = spread(0.5, 3.5, 30);
+  auto knots_json = [](const std::vector<double>& x0, const std::function<double(double)>& y) {
+    std::string a = "[", b = "[";
+    for (size_t i = 0; i < x0.size(); ++i) {
+      a += (i ? "," : "") + num(x0[i]);
+      b += (i ? "," : "") + num(y(x0[i]));
+    }
+    return R"("x0": )" + a + R"(], "y0": )" + b + "]";
+  };
+  struct Case {
+    std::vector<double> x0;
+    std::function<double(double)> shape;
+    bool logy;
+  };
+  const auto cubic = [](double x) { return 0.3 * x * x * x - x * x + 2 * x + 1; };
+  const auto quad = [](double x) { return 0.4 * x * x - 0.5 * x + 1.2; };
+  const std::vector<Case> cases = {
+      {{0, 0.7, 1.5, 2.2, 3.1, 4.0}, cubic, false},   // not-a-knot: exact for cubics (also beyond the knots)
+      {{1.0, 1.8, 2.5, 3.0}, cubic, false},           // extrapolated on both sides of [1, 3]
+      {{0, 2, 4}, quad, false},                       // 3 knots: the parabola
+      {{0, 4}, [](double x) { return 1 + 0.5 * x; }, false},  // 2 knots: the line
+      {{0, 1, 2.5, 4}, [](double x) { return std::exp(0.2 * x * x - 0.3 * x); }, true},  // logy: ln y0 is a quadratic
+  };
+  for (size_t k = 0; k < cases.size(); ++k) {
+    INFO("case " << k);
+    const Case& c = cases[k];
+    auto lm = load_general(workspace(R"({"name": "f", "type": "density_function_dist", "function": "s"})",
+                                     R"({"name": "s", "type": "spline", "x": "x", "interpolation": "poly3", )" + knots_json(c.x0, c.shape) +
+                                         (c.logy ? R"(, "logy": true})" : "}"),
+                                     0.5, 3.5, xs, {}),
+                           file);
+    const std::vector<double> x0 = lm.model.initial_values();
+    CHECK(lm.objective(x0.data(), nullptr) == Approx(nll_with_quadrature(xs, c.shape, 0.5, 3.5)).epsilon(1e-10));
+  }
+  // Knots that do not increase are an error at the knot.
+  CHECK_THROWS_WITH(load_general(workspace(R"({"name": "f", "type": "density_function_dist", "function": "s"})",
+                                           R"({"name": "s", "type": "spline", "x": "x", "x0": [0, 2, 2], "y0": [1, 2, 3]})", 0.5, 3.5, xs, {}),
+                                 file),
+                    Catch::Contains("/x0/2") && Catch::Contains("increase"));
+}

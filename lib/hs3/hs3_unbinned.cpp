@@ -8,6 +8,7 @@
 
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
+#include <Eigen/LU>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -62,6 +63,41 @@ bool parses_as_number(const std::string& s, double* v) {
   if (end != s.c_str() + s.size() || !std::isfinite(x)) return false;
   *v = x;
   return true;
+}
+
+// Second derivatives M_i of the interpolating cubic spline through (x_i, y_i) with de Boor's
+// not-a-knot end conditions (ROOT's TSpline3 without options): the third derivative is
+// continuous at x_1 and x_{n−2}. n = 2: a line (M = 0); n = 3: the parabola through the points.
+std::vector<double> spline_second_derivatives(const std::vector<double>& x, const std::vector<double>& y) {
+  const size_t n = x.size();
+  std::vector<double> m(n, 0.0);
+  if (n == 2) return m;
+  if (n == 3) {
+    const double d1 = (y[1] - y[0]) / (x[1] - x[0]), d2 = (y[2] - y[1]) / (x[2] - x[1]);
+    m.assign(3, 2 * (d2 - d1) / (x[2] - x[0]));
+    return m;
+  }
+  Eigen::MatrixXd a = Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(n), static_cast<Eigen::Index>(n));
+  Eigen::VectorXd rhs = Eigen::VectorXd::Zero(static_cast<Eigen::Index>(n));
+  std::vector<double> h(n - 1);
+  for (size_t i = 0; i + 1 < n; ++i) h[i] = x[i + 1] - x[i];
+  const auto I = [](size_t i) { return static_cast<Eigen::Index>(i); };
+  for (size_t i = 1; i + 1 < n; ++i) {
+    a(I(i), I(i - 1)) = h[i - 1];
+    a(I(i), I(i)) = 2 * (h[i - 1] + h[i]);
+    a(I(i), I(i + 1)) = h[i];
+    rhs(I(i)) = 6 * ((y[i + 1] - y[i]) / h[i] - (y[i] - y[i - 1]) / h[i - 1]);
+  }
+  // (M_1 − M_0)/h_0 = (M_2 − M_1)/h_1 and the same at the right end.
+  a(0, 0) = -h[1];
+  a(0, 1) = h[0] + h[1];
+  a(0, 2) = -h[0];
+  a(I(n - 1), I(n - 3)) = -h[n - 2];
+  a(I(n - 1), I(n - 2)) = h[n - 3] + h[n - 2];
+  a(I(n - 1), I(n - 1)) = -h[n - 3];
+  const Eigen::VectorXd sol = a.partialPivLu().solve(rhs);
+  for (size_t i = 0; i < n; ++i) m[i] = sol(I(i));
+  return m;
 }
 
 struct ObsInfo {
@@ -452,6 +488,44 @@ class Lowerer {
         const uint32_t num = g.add2(Op::Sub, g.add2(Op::Add, g.add2(Op::Sub, at(2), g.add2(Op::Mul, g.constant(2), at(1))), g.add2(Op::Mul, g.constant(2), at(-1))), at(-2));
         out.node = g.add2(Op::Div, num, g.add2(Op::Mul, g.constant(2), g.add2(Op::Mul, h, g.add2(Op::Mul, h, h))));
       }
+    } else if (type == "spline") {
+      // RooSpline with `interpolation: poly3` (TSpline3 without options: the cubic interpolating
+      // spline with not-a-knot end conditions, de Boor's CUBSPL), the knots (x0, y0) numbers, and
+      // `logy` (the spline interpolates ln y0 and returns its exponential). Beyond the knots the end
+      // intervals' cubics continue.
+      Lowered xl = value(f.at("x"), ctx);
+      out.touched = xl.touched;
+      const std::vector<double> x0 = f.at("x0").as_numbers(), y0raw = f.at("y0").as_numbers();
+      if (x0.size() != y0raw.size()) f.at("y0").fail(std::to_string(y0raw.size()) + " y0 values for " + std::to_string(x0.size()) + " knots");
+      if (x0.size() < 2) f.at("x0").fail("expected at least 2 knots");
+      for (size_t i = 1; i < x0.size(); ++i)
+        if (!(x0[i] > x0[i - 1])) f.at("x0").elements()[i].fail("knots must increase strictly");
+      if (auto ip = f.get("interpolation"); ip && ip->as_string() != "poly3")
+        ip->fail("only interpolation 'poly3' (TSpline3) is supported; 'poly5' (TSpline5) is not");
+      if (auto lx = f.get("logx"); lx && lx->as_bool())
+        lx->fail("logx is not supported (RooSpline builds the spline on ln x0 but evaluates it at e^x; hs3fit does not imitate that)");
+      const bool logy = f.get("logy") && f.at("logy").as_bool();
+      std::vector<double> y0 = y0raw;
+      if (logy)
+        for (size_t i = 0; i < y0.size(); ++i) {
+          if (!(y0[i] > 0)) f.at("y0").elements()[i].fail("logy needs positive values");
+          y0[i] = std::log(y0[i]);
+        }
+      const std::vector<double> m = spline_second_derivatives(x0, y0);
+      const uint32_t xv = xl.node;
+      auto piece = [&](size_t i) {  // y_i + b t + (M_i/2) t² + ((M_{i+1} − M_i)/(6h)) t³, t = x − x_i
+        const double h = x0[i + 1] - x0[i];
+        const double b = (y0[i + 1] - y0[i]) / h - h * (2 * m[i] + m[i + 1]) / 6;
+        const uint32_t t = g.add2(Op::Sub, xv, g.constant(x0[i]));
+        uint32_t p = g.constant((m[i + 1] - m[i]) / (6 * h));
+        p = g.add2(Op::Add, g.add2(Op::Mul, p, t), g.constant(m[i] / 2));
+        p = g.add2(Op::Add, g.add2(Op::Mul, p, t), g.constant(b));
+        return g.add2(Op::Add, g.add2(Op::Mul, p, t), g.constant(y0[i]));
+      };
+      const size_t last = x0.size() - 2;
+      uint32_t v = piece(last);
+      for (size_t i = last; i-- > 0;) v = g.add(Op::Select, {g.add2(Op::Lt, xv, g.constant(x0[i + 1])), piece(i), v});
+      out.node = logy ? g.add1(Op::Exp, v) : v;
     } else if (type == "roorecursivefraction_dist") {
       // RooRecursiveFraction (a function despite the name): a_0 Π_{i≥1} (1 − a_i) with `recursive`
       // (default), else a_0.
