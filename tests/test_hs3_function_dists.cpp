@@ -269,3 +269,45 @@ TEST_CASE("function spline: the not-a-knot cubic spline reproduces cubics exactl
                                  file),
                     Catch::Contains("/x0/2") && Catch::Contains("increase"));
 }
+
+TEST_CASE("bincounts_extended_dist and bincounts_density_dist: Poisson counts of bin integrals", "[hs3][functions]") {
+  hs3test::TempFile file;
+  const std::vector<double> edges = {0, 0.5, 1.5, 2.5, 4, 5};  // non-uniform bins
+  const std::vector<double> counts = {7, 9, 5, 0, 2};
+  auto text = [&](const std::string& dists, const std::string& functions, const std::string& points) {
+    std::string e = "[", c = "[";
+    for (size_t i = 0; i < edges.size(); ++i) e += (i ? "," : "") + num(edges[i]);
+    for (size_t i = 0; i < counts.size(); ++i) c += (i ? "," : "") + num(counts[i]);
+    return R"({"metadata": {"hs3_version": "0.2"}, "distributions": [)" + dists + R"(], "functions": [)" + functions + R"(],
+      "data": [{"name": "d", "type": "binned", "axes": [{"name": "x", "edges": )" + e + R"(]}], "contents": )" + c + R"(]}],
+      "likelihoods": [{"name": "L", "distributions": ["f"], "data": ["d"]}],
+      "parameter_points": [{"name": "init", "parameters": [)" + points + R"(]}],
+      "analyses": [{"name": "A", "likelihood": "L", "init": "init"}]})";
+  };
+  // Σ_b (ν_b − n_b ln ν_b) for bin integrals ν_b.
+  auto poisson = [&](const std::function<double(double, double)>& nu) {
+    double r = 0;
+    for (size_t b = 0; b < counts.size(); ++b) {
+      const double v = nu(edges[b], edges[b + 1]);
+      r += v - counts[b] * std::log(v);
+    }
+    return r;
+  };
+  {
+    // λ = 25 events of an exponential (slope 0.4) normalized over [0, 5].
+    auto lm = load_general(text(R"({"name": "f", "type": "bincounts_extended_dist", "rate": "lam", "dist": "e"},
+        {"name": "e", "type": "exponential_dist", "x": "x", "c": "c"})",
+                                "", R"({"name": "lam", "value": 25}, {"name": "c", "value": 0.4})"),
+                           file);
+    const double norm = (1 - std::exp(-0.4 * 5)) / 0.4;
+    check(lm, poisson([&](double a, double b) { return 25 * (std::exp(-0.4 * a) - std::exp(-0.4 * b)) / 0.4 / norm; }), 1e-12);
+  }
+  {
+    // ν_b = ∫_bin a e^{−x/t}.
+    auto lm = load_general(text(R"({"name": "f", "type": "bincounts_density_dist", "x": "x", "density": "g"})",
+                                R"({"name": "g", "type": "generic_function", "expression": "exp(-x/t)*a"})",
+                                R"({"name": "a", "value": 12}, {"name": "t", "value": 1.7})"),
+                           file);
+    check(lm, poisson([&](double a, double b) { return 12 * 1.7 * (std::exp(-a / 1.7) - std::exp(-b / 1.7)); }), 1e-12);
+  }
+}

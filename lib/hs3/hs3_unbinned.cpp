@@ -104,6 +104,8 @@ struct ObsInfo {
   uint32_t node;
   bool ranged;
   double lo, hi;
+  // Binned data: the per-event (per-bin) nodes of the bin's lower and upper edge on this axis.
+  uint32_t edge_lo = UINT32_MAX, edge_hi = UINT32_MAX;
 };
 
 struct Ctx {
@@ -199,6 +201,11 @@ class Lowerer {
     for (size_t k = 0; k < data.axes.size(); ++k) {
       const Axis& a = data.axes[k];
       obs[a.name] = ObsInfo{g.obs(s, static_cast<uint32_t>(k)), a.has_min && a.has_max, a.min, a.max};
+      if (data.type == "binned") {  // edge columns after the centres (bin_edge_columns)
+        const uint32_t naxes = static_cast<uint32_t>(data.axes.size());
+        obs[a.name].edge_lo = g.obs(s, naxes + 2 * static_cast<uint32_t>(k));
+        obs[a.name].edge_hi = g.obs(s, naxes + 2 * static_cast<uint32_t>(k) + 1);
+      }
     }
     Ctx ctx = context(std::move(obs));
     std::vector<uint32_t> event_terms;
@@ -209,10 +216,11 @@ class Lowerer {
     src.coefficient = -1.0;
     double n_eff = 0;
     if (data.type == "binned") {  // ROOT: pdf at bin centres weighted by the contents; empty bins dropped
-      src.columns.assign(data.columns.size(), {});
+      const std::vector<std::vector<double>> all = bin_edge_columns(data);
+      src.columns.assign(all.size(), {});
       for (size_t b = 0; b < data.weights.size(); ++b) {
         if (data.weights[b] == 0) continue;
-        for (size_t k = 0; k < data.columns.size(); ++k) src.columns[k].push_back(data.columns[k][b]);
+        for (size_t k = 0; k < all.size(); ++k) src.columns[k].push_back(all[k][b]);
         src.weights.push_back(data.weights[b]);
       }
     } else {
@@ -237,11 +245,35 @@ class Lowerer {
 
   // The cells of the Asimov dataset of `data`: its own bins (binned), a regular grid over its
   // axes (unbinned, 1 or 2 closed axes); point data keeps its value (empty grid).
+  // Binned data's columns: the bin centres per axis, then each axis' lower and upper bin edges
+  // (for bin integrals, bincounts_*), all in the contents' C order.
+  static std::vector<std::vector<double>> bin_edge_columns(const Data& data) {
+    const size_t k = data.axes.size(), nbins = data.weights.size();
+    std::vector<std::vector<double>> out = data.columns;
+    out.resize(3 * k);
+    for (size_t ax = 0; ax < k; ++ax) {
+      out[k + 2 * ax].assign(nbins, 0.0);
+      out[k + 2 * ax + 1].assign(nbins, 0.0);
+    }
+    for (size_t b = 0; b < nbins; ++b) {
+      size_t rest = b;
+      for (size_t ax = k; ax-- > 0;) {
+        const std::vector<double>& e = data.axes[ax].edges;
+        if (e.size() < 2) continue;
+        const size_t nb = e.size() - 1, j = rest % nb;
+        rest /= nb;
+        out[k + 2 * ax][b] = e[j];
+        out[k + 2 * ax + 1][b] = e[j + 1];
+      }
+    }
+    return out;
+  }
+
   AsimovSource asimov_grid(const Data& data) {
     AsimovSource a;
     const size_t k = data.axes.size();
     if (data.type == "binned") {
-      a.grid = data.columns;
+      a.grid = bin_edge_columns(data);
       const size_t nbins = data.weights.size();
       a.volume.assign(nbins, 1.0);
       for (size_t b = 0; b < nbins; ++b) {
@@ -1415,6 +1447,48 @@ class Lowerer {
           },
           false, true);
       out.node = sub(add(inner.node, log(eff)), log(norm));
+    } else if (type == "bincounts_extended_dist" || type == "bincounts_density_dist") {
+      // Binned Poisson counts with the bin integrals of a continuous shape (SPEC §4.3):
+      // extended ν_b = λ ∫_bin m (fields rate, dist) or density ν_b = ∫_bin f (fields x, density);
+      // the bin integrals by the composite Gauss–Legendre rule on each bin. Written as an extended
+      // pdf with per-bin probability ν_b/ν and ν = Σ ν_b over the axis (the bins are assumed to
+      // cover it): −ln L = Σ_b (ν_b − n_b ln ν_b) (no ln n_b!).
+      const bool extended = type == "bincounts_extended_dist";  // an `axes` field: the data's binning is used
+      std::string obs;
+      if (!extended) obs = d.at("x").as_string();
+      for (const auto& [name, o] : ctx.obs)
+        if (extended && o.ranged) {
+          if (!obs.empty()) d.fail(type + " over more than one axis is not supported");
+          obs = name;
+        }
+      auto it = obs.empty() ? ctx.obs.end() : ctx.obs.find(obs);
+      if (it == ctx.obs.end() || it->second.edge_lo == UINT32_MAX || !it->second.ranged) {
+        need_axis(d, type + " needs binned data with edges and a closed axis (its counts are bin integrals)");
+        out.node = C(0);
+        return out;
+      }
+      const ObsInfo o = it->second;
+      if (extended) {
+        const Node dn = d.at("dist");
+        if (!dn.is_string()) dn.fail("expected the name of a distribution");
+        Lowered inner = logpdf(dn.as_string(), ctx, dn);
+        if (inner.rate) dn.fail("the distribution is already extended: its rate would be counted twice");
+        t |= inner.touched;
+        const uint32_t pb = integrate(
+            ctx, obs, o.edge_lo, o.edge_hi, [&](const Ctx& c2) { return g.add1(Op::Exp, logpdf(dn.as_string(), c2, dn).node); }, false, true);
+        out.node = log(pb);
+        out.rate = field(d, "rate", ctx, t).node;
+      } else {
+        auto f = [&](const Ctx& c2) {
+          bool ct = false;
+          return field_value(d.at("density"), c2, ct);
+        };
+        const uint32_t nub = integrate(ctx, obs, o.edge_lo, o.edge_hi, f, false, true);
+        const uint32_t nu = integrate(ctx, obs, C(o.lo), C(o.hi), f, false, true);
+        t = true;
+        out.node = sub(log(nub), log(nu));
+        out.rate = nu;
+      }
     } else if (type == "relativistic_breit_wigner_dist") {
       d.at("type").fail("relativistic_breit_wigner_dist is not supported: the standard's formula uses a pole mass m_BW for which it "
                         "defines no field (SPEC §4.1); express the shape as a generic_dist");
