@@ -311,3 +311,48 @@ TEST_CASE("bincounts_extended_dist and bincounts_density_dist: Poisson counts of
     check(lm, poisson([&](double a, double b) { return 12 * 1.7 * (std::exp(-a / 1.7) - std::exp(-b / 1.7)); }), 1e-12);
   }
 }
+
+TEST_CASE("decay_dist with Gaussian and truth resolution models: the convolution and its normalization", "[hs3][functions]") {
+  hs3test::TempFile file;
+  const double lo = -2, hi = 8, tau = 1.5, mu = 0.1, sigma = 0.4;
+  for (int decay : {0, 1, 2}) {
+    for (bool gauss : {true, false}) {
+      INFO("decayType " << decay << (gauss ? " gauss" : " truth"));
+      // Events where the density is not negligible: without smearing only on the decay's side.
+      const auto ts = spread(gauss ? (decay == 0 ? -0.5 : lo) : (decay == 0 ? 0.01 : lo), gauss ? (decay == 2 ? 1.0 : hi) : (decay == 2 ? -0.01 : hi), 40);
+      const std::string model = gauss ? R"({"name": "res", "type": "gauss_model_function", "x": "x", "mean": "mu", "sigma": "sg"})"
+                                      : R"({"name": "res", "type": "truth_model_function", "x": "x"})";
+      const std::string text = workspace(R"({"name": "f", "type": "decay_dist", "t": "x", "tau": "tau", "resolutionModel": "res", "decayType": )" +
+                                             std::to_string(decay) + "}",
+                                         model, lo, hi, ts, {{"tau", tau}, {"mu", mu}, {"sg", sigma}});
+      auto lm = load_general(text, file);
+      // The decay basis, and its convolution with N(μ, σ) by Simpson's rule over u.
+      auto basis = [&](double u) {
+        const double r = u >= 0 ? std::exp(-u / tau) : 0.0, l = u <= 0 ? std::exp(u / tau) : 0.0;
+        return decay == 0 ? r : decay == 2 ? l : std::exp(-std::abs(u) / tau);
+      };
+      std::function<double(double)> shape;
+      if (gauss) {
+        shape = [&](double t) {
+          // The right-going part e^{−u/τ} on u > 0 and the left-going e^{u/τ} on u < 0, integrated
+          // separately (the basis jumps or kinks at 0).
+          auto gauss_at = [&](double u) { return std::exp(-0.5 * std::pow((t - u - mu) / sigma, 2)); };
+          const double a = t - mu - 12 * sigma, b = t - mu + 12 * sigma;
+          double r = 0;
+          if (decay != 2 && b > 0) r += simpson([&](double u) { return std::exp(-u / tau) * gauss_at(u); }, std::max(a, 0.0), b, 4000);
+          if (decay != 0 && a < 0) r += simpson([&](double u) { return std::exp(u / tau) * gauss_at(u); }, a, std::min(b, 0.0), 4000);
+          return r;
+        };
+      } else {
+        shape = basis;
+      }
+      // Simpson over an axis with a kink at 0 (truth model): split there.
+      const double M = gauss ? simpson(shape, lo, hi, 2000)
+                             : (decay != 2 ? simpson([&](double u) { return std::exp(-u / tau); }, 0, hi, 20000) : 0.0) +
+                                   (decay != 0 ? simpson([&](double u) { return std::exp(u / tau); }, lo, 0, 20000) : 0.0);
+      double ref = 0;
+      for (double t : ts) ref -= std::log(shape(t) / M);
+      check(lm, ref, gauss ? 1e-8 : 1e-9);
+    }
+  }
+}

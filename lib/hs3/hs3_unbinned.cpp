@@ -558,6 +558,21 @@ class Lowerer {
       uint32_t v = piece(last);
       for (size_t i = last; i-- > 0;) v = g.add(Op::Select, {g.add2(Op::Lt, xv, g.constant(x0[i + 1])), piece(i), v});
       out.node = logy ? g.add1(Op::Exp, v) : v;
+    } else if (type == "gauss_model_function" || type == "truth_model_function") {
+      // Resolution models (SPEC §5): meaningful as decay_dist's resolutionModel (convolved there in
+      // closed form). As plain values: the Gaussian density N(x; mean, sigma), and the δ function
+      // (0 away from x = 0, infinite at 0).
+      Lowered xl = value(f.at("x"), ctx);
+      out.touched = xl.touched;
+      if (type == "gauss_model_function") {
+        Lowered m = value(f.at("mean"), ctx), sg = value(f.at("sigma"), ctx);
+        out.touched |= m.touched || sg.touched;
+        const uint32_t z = g.add2(Op::Div, g.add2(Op::Sub, xl.node, m.node), sg.node);
+        out.node = g.add2(Op::Div, g.add1(Op::Exp, g.add2(Op::Mul, g.constant(-0.5), g.add2(Op::Mul, z, z))),
+                          g.add2(Op::Mul, sg.node, g.constant(std::sqrt(2 * M_PI))));
+      } else {
+        out.node = g.add(Op::Select, {g.add2(Op::EqExact, xl.node, g.constant(0)), g.constant(kInfD), g.constant(0)});
+      }
     } else if (type == "roorecursivefraction_dist") {
       // RooRecursiveFraction (a function despite the name): a_0 Π_{i≥1} (1 − a_i) with `recursive`
       // (default), else a_0.
@@ -1489,6 +1504,82 @@ class Lowerer {
         out.node = sub(log(nub), log(nu));
         out.rate = nu;
       }
+    } else if (type == "decay_dist") {
+      // RooDecay: the decay exp(−t/τ) (decayType 0, t ≥ 0), exp(−|t|/τ) (1) or exp(t/τ) (2, t ≤ 0),
+      // convolved with its resolution model: a Gaussian (gauss_model_function /
+      // gauss_resolution_model: mean μ, sigma σ) in closed form,
+      //   ½ exp(σ²/(2τ²) ∓ (t−μ)/τ) erfc((σ/τ ∓ (t−μ)/σ)/√2)   (− for the right-going, + for the flipped part),
+      // or the truth model (truth_model_function / delta_resolution_model: no smearing). Normalized over
+      // the t axis: in closed form for the truth model, by the composite Gauss–Legendre rule otherwise.
+      const uint32_t tt = field(d, "t", ctx, t).node, tau = field(d, "tau", ctx, t).node;
+      const int decay = d.get("decayType") ? static_cast<int>(d.at("decayType").as_number()) : 0;
+      if (decay < 0 || decay > 2) d.at("decayType").fail("expected decayType 0 (SingleSided), 1 (DoubleSided) or 2 (Flipped)");
+      const Node rn = d.at("resolutionModel");
+      const std::string rname = rn.as_string();
+      const Node* rm = doc_.function(rname);
+      if (!rm) rm = doc_.distribution(rname);
+      if (!rm) rn.fail("unknown resolution model '" + rname + "'");
+      const std::string rtype = rm->at("type").as_string();
+      const bool gauss = rtype == "gauss_model_function" || rtype == "gauss_resolution_model";
+      if (!gauss && rtype != "truth_model_function" && rtype != "delta_resolution_model")
+        rm->at("type").fail("resolution model '" + rtype + "' is not supported (gauss_model_function, truth_model_function and their new names are)");
+      const bool right = decay != 2, left = decay != 0;
+      uint32_t mu = C(0), sg = C(1);
+      if (gauss) {
+        mu = field(*rm, "mean", ctx, t).node;
+        sg = field(*rm, "sigma", ctx, t).node;
+      }
+      auto shape = [&](uint32_t tv) {
+        uint32_t f = C(0);
+        if (gauss) {
+          const uint32_t s = div(sub(tv, mu), sg), r = div(sg, tau);
+          const uint32_t base = mul(C(0.5), g.add1(Op::Exp, mul(C(0.5), mul(r, r))));
+          const uint32_t k = C(M_SQRT1_2);
+          if (right) f = add(f, mul(mul(base, g.add1(Op::Exp, g.add1(Op::Neg, div(sub(tv, mu), tau)))), g.add1(Op::Erfc, mul(sub(r, s), k))));
+          if (left) f = add(f, mul(mul(base, g.add1(Op::Exp, div(sub(tv, mu), tau))), g.add1(Op::Erfc, mul(add(r, s), k))));
+        } else {
+          if (right) f = add(f, sel(g.add2(Op::Ge, tv, C(0)), g.add1(Op::Exp, g.add1(Op::Neg, div(tv, tau))), C(0)));
+          if (left) f = add(f, sel(g.add2(Op::Le, tv, C(0)), g.add1(Op::Exp, div(tv, tau)), C(0)));
+          if (right && left) f = sub(f, sel(g.add2(Op::EqExact, tv, C(0)), C(1), C(0)));  // t = 0 counted once
+        }
+        return f;
+      };
+      uint32_t lp = log(shape(tt));
+      auto ot = direct_obs(d, "t", ctx);
+      if (!ot) {
+        need_axis(d, "decay_dist needs its t to be a data axis with min and max (to be normalized over)");
+        out.node = lp;
+        return out;
+      }
+      uint32_t norm;
+      if (!gauss) {  // ∫ e^{−t/τ} over [max(lo, 0), hi] and ∫ e^{t/τ} over [lo, min(hi, 0)]
+        norm = C(0);
+        const double lo = ot->lo, hi = ot->hi;
+        if (right && hi > 0) {
+          const double a = std::max(lo, 0.0);
+          norm = add(norm, mul(tau, sub(g.add1(Op::Exp, g.add1(Op::Neg, div(C(a), tau))), g.add1(Op::Exp, g.add1(Op::Neg, div(C(hi), tau))))));
+        }
+        if (left && lo < 0) {
+          const double b = std::min(hi, 0.0);
+          norm = add(norm, mul(tau, sub(g.add1(Op::Exp, div(C(b), tau)), g.add1(Op::Exp, div(C(lo), tau)))));
+        }
+      } else {
+        // Convolution commutes with integration: ∫_{−∞}^T (e^{−u/τ}θ(u) ⊗ G) = τ[Φ((T−μ)/σ) − c_r(T)] and
+        // ∫_{−∞}^T (e^{u/τ}θ(−u) ⊗ G) = τ[Φ((T−μ)/σ) + c_l(T)], c_r, c_l the two parts of the shape.
+        const uint32_t a = C(ot->lo), b = C(ot->hi);
+        const uint32_t k = C(M_SQRT1_2);
+        const uint32_t dphi = mul(C(0.5), g.add2(Op::ErfDiff, mul(div(sub(a, mu), sg), k), mul(div(sub(b, mu), sg), k)));
+        auto part = [&](uint32_t tv, bool r) {
+          const uint32_t sv = div(sub(tv, mu), sg), rr = div(sg, tau);
+          const uint32_t base = mul(C(0.5), g.add1(Op::Exp, mul(C(0.5), mul(rr, rr))));
+          return r ? mul(mul(base, g.add1(Op::Exp, g.add1(Op::Neg, div(sub(tv, mu), tau)))), g.add1(Op::Erfc, mul(sub(rr, sv), k)))
+                   : mul(mul(base, g.add1(Op::Exp, div(sub(tv, mu), tau))), g.add1(Op::Erfc, mul(add(rr, sv), k)));
+        };
+        norm = C(0);
+        if (right) norm = add(norm, mul(tau, sub(dphi, sub(part(b, true), part(a, true)))));
+        if (left) norm = add(norm, mul(tau, add(dphi, sub(part(b, false), part(a, false)))));
+      }
+      out.node = sub(lp, log(norm));
     } else if (type == "relativistic_breit_wigner_dist") {
       d.at("type").fail("relativistic_breit_wigner_dist is not supported: the standard's formula uses a pole mass m_BW for which it "
                         "defines no field (SPEC §4.1); express the shape as a generic_dist");
