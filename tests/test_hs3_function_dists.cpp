@@ -356,3 +356,57 @@ TEST_CASE("decay_dist with Gaussian and truth resolution models: the convolution
     }
   }
 }
+
+TEST_CASE("decay_dist with a mixture_model of Gaussian resolutions; binvolume functions", "[hs3][functions]") {
+  hs3test::TempFile file;
+  {
+    const double lo = -2, hi = 8, tau = 1.2;
+    const auto ts = spread(-0.5, hi, 40);
+    const std::string text =
+        workspace(R"({"name": "f", "type": "decay_dist", "t": "x", "tau": "tau", "resolutionModel": "res", "decayType": 0})",
+                  R"({"name": "res", "type": "mixture_model", "summands": ["g1", "g2"], "coefficients": ["frac"]},
+      {"name": "g1", "type": "gauss_model_function", "x": "x", "mean": 0, "sigma": "s1"},
+      {"name": "g2", "type": "gauss_model_function", "x": "x", "mean": 0.2, "sigma": "s2"})",
+                  lo, hi, ts, {{"tau", tau}, {"frac", 0.7}, {"s1", 0.3}, {"s2", 0.9}});
+    auto lm = load_general(text, file);
+    // (e^{−u/τ}θ(u)) ⊗ (0.7 N(0, 0.3) + 0.3 N(0.2, 0.9)) by Simpson's rule over u > 0.
+    auto shape = [&](double t) {
+      auto res = [&](double v) {
+        return 0.7 * std::exp(-0.5 * std::pow(v / 0.3, 2)) / 0.3 + 0.3 * std::exp(-0.5 * std::pow((v - 0.2) / 0.9, 2)) / 0.9;
+      };
+      return simpson([&](double u) { return std::exp(-u / tau) * res(t - u); }, 0.0, std::max(t + 12.0, 1e-9), 20000);
+    };
+    const double M = simpson(shape, lo, hi, 2000);
+    double ref = 0;
+    for (double t : ts) ref -= std::log(shape(t) / M);
+    check(lm, ref, 1e-8);
+  }
+  {
+    // x + w(x), w the width of the bin of x in edges [0, 1, 3, 6] (binvolume of a histogram).
+    const auto xs = spread(0, 6, 30);
+    auto lm = load_general(workspace(R"({"name": "f", "type": "density_function_dist", "function": "g"})",
+                                     R"({"name": "g", "type": "generic_function", "expression": "x + w"},
+      {"name": "w", "type": "binvolume", "histogram": "h"},
+      {"name": "h", "type": "histogram", "data": {"axes": [{"name": "x", "edges": [0, 1, 3, 6]}], "contents": [5, 6, 7]}})",
+                                     0, 6, xs, {}),
+                           file);
+    auto width = [](double x) { return x < 1 ? 1.0 : x < 3 ? 2.0 : 3.0; };
+    // The model normalizes by Gauss–Legendre over [0, 6], which does not see the jumps exactly;
+    // the reference integrates bin by bin.
+    const double M = 18 + 1 * 1 + 2 * 2 + 3 * 3;  // ∫x + Σ w·Δx
+    double ref = 0;
+    for (double x : xs) ref -= std::log((x + width(x)) / M);
+    const std::vector<double> x0 = lm.model.initial_values();
+    CHECK(lm.objective(x0.data(), nullptr) == Approx(ref).epsilon(2e-3));  // quadrature across jumps: ~1e-4
+    // Each event's density term: the bin width of its bin.
+    hs3test::TempFile file2;
+    auto inv = load_general(workspace(R"({"name": "f", "type": "density_function_dist", "function": "g"})",
+                                      R"({"name": "g", "type": "generic_function", "expression": "x + 1/w"},
+      {"name": "w", "type": "inverse_binvolume", "histogram": "h"},
+      {"name": "h", "type": "histogram", "data": {"axes": [{"name": "x", "edges": [0, 1, 3, 6]}], "contents": [5, 6, 7]}})",
+                                      0, 6, xs, {}),
+                            file2);
+    const std::vector<double> y0 = inv.model.initial_values();
+    CHECK(inv.objective(y0.data(), nullptr) == Approx(lm.objective(x0.data(), nullptr)).epsilon(1e-13));
+  }
+}

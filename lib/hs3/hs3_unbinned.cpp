@@ -437,6 +437,37 @@ class Lowerer {
       if (cs.size() != total) content.fail(std::to_string(cs.size()) + " values for " + std::to_string(total) + " bins");
       for (const Node& c : cs) vals.push_back(field_value(c, ctx, out.touched));
       out.node = bin_lookup(xs, edges, vals, 0, 0, total);
+    } else if (type == "binvolume" || type == "inverse_binvolume" || type == "binwidth") {
+      // RooBinWidthFunction: the volume (or its inverse) of the bin of the `histogram` function
+      // containing its variables; legacy `binwidth` with `divideByBinWidth` = the inverse.
+      const Node hn = f.at("histogram");
+      const Node* h = doc_.function(hn.as_string());
+      if (!h) hn.fail("unknown function '" + hn.as_string() + "'");
+      if (h->at("type").as_string() != "histogram") hn.fail("expected the name of a 'histogram' function");
+      std::vector<std::vector<double>> edges;
+      std::vector<std::string> names;
+      read_binning(h->at("data").at("axes"), edges, names);
+      if (auto vars = h->get("variables")) {
+        auto vs = vars->elements();
+        if (vs.size() != edges.size()) vars->fail(std::to_string(vs.size()) + " variables for " + std::to_string(edges.size()) + " axes");
+        for (size_t k = 0; k < vs.size(); ++k) names[k] = vs[k].as_string();
+      }
+      const bool inverse = type == "inverse_binvolume" || (type == "binwidth" && f.get("divideByBinWidth") && f.at("divideByBinWidth").as_bool());
+      std::vector<uint32_t> xs, vals;
+      for (const std::string& n : names) xs.push_back(field_value_name(n, ctx, f, out.touched));
+      size_t total = 1;
+      for (const auto& e : edges) total *= e.size() - 1;
+      for (size_t b = 0; b < total; ++b) {
+        double vol = 1;
+        size_t rest = b;
+        for (size_t k = edges.size(); k-- > 0;) {
+          const size_t nb = edges[k].size() - 1, j = rest % nb;
+          rest /= nb;
+          vol *= edges[k][j + 1] - edges[k][j];
+        }
+        vals.push_back(g.constant(inverse ? 1 / vol : vol));
+      }
+      out.node = bin_lookup(xs, edges, vals, 0, 0, total);
     } else if (type == "interpolation0d") {
       // ROOT's FlexibleInterpVar (normsys-style, numbers): v = nom; additive codes 0, 2 (3) add
       // Δ, multiplicative codes 1, 4 (≡ 5), 6 multiply; v ≤ 0 → DBL_MIN.
@@ -1509,77 +1540,99 @@ class Lowerer {
       // convolved with its resolution model: a Gaussian (gauss_model_function /
       // gauss_resolution_model: mean μ, sigma σ) in closed form,
       //   ½ exp(σ²/(2τ²) ∓ (t−μ)/τ) erfc((σ/τ ∓ (t−μ)/σ)/√2)   (− for the right-going, + for the flipped part),
-      // or the truth model (truth_model_function / delta_resolution_model: no smearing). Normalized over
-      // the t axis: in closed form for the truth model, by the composite Gauss–Legendre rule otherwise.
+      // the truth model (truth_model_function / delta_resolution_model: no smearing), or a
+      // mixture_model (mixture_resolution_model) of those: the fraction-weighted sum of the
+      // convolutions (n − 1 fractions, the last one 1 − Σ, or n coefficients normalized by Σ).
+      // Normalized over the t axis in closed form: convolution commutes with integration.
       const uint32_t tt = field(d, "t", ctx, t).node, tau = field(d, "tau", ctx, t).node;
       const int decay = d.get("decayType") ? static_cast<int>(d.at("decayType").as_number()) : 0;
       if (decay < 0 || decay > 2) d.at("decayType").fail("expected decayType 0 (SingleSided), 1 (DoubleSided) or 2 (Flipped)");
-      const Node rn = d.at("resolutionModel");
-      const std::string rname = rn.as_string();
-      const Node* rm = doc_.function(rname);
-      if (!rm) rm = doc_.distribution(rname);
-      if (!rm) rn.fail("unknown resolution model '" + rname + "'");
-      const std::string rtype = rm->at("type").as_string();
-      const bool gauss = rtype == "gauss_model_function" || rtype == "gauss_resolution_model";
-      if (!gauss && rtype != "truth_model_function" && rtype != "delta_resolution_model")
-        rm->at("type").fail("resolution model '" + rtype + "' is not supported (gauss_model_function, truth_model_function and their new names are)");
       const bool right = decay != 2, left = decay != 0;
-      uint32_t mu = C(0), sg = C(1);
-      if (gauss) {
-        mu = field(*rm, "mean", ctx, t).node;
-        sg = field(*rm, "sigma", ctx, t).node;
-      }
-      auto shape = [&](uint32_t tv) {
-        uint32_t f = C(0);
-        if (gauss) {
-          const uint32_t s = div(sub(tv, mu), sg), r = div(sg, tau);
-          const uint32_t base = mul(C(0.5), g.add1(Op::Exp, mul(C(0.5), mul(r, r))));
-          const uint32_t k = C(M_SQRT1_2);
-          if (right) f = add(f, mul(mul(base, g.add1(Op::Exp, g.add1(Op::Neg, div(sub(tv, mu), tau)))), g.add1(Op::Erfc, mul(sub(r, s), k))));
-          if (left) f = add(f, mul(mul(base, g.add1(Op::Exp, div(sub(tv, mu), tau))), g.add1(Op::Erfc, mul(add(r, s), k))));
-        } else {
-          if (right) f = add(f, sel(g.add2(Op::Ge, tv, C(0)), g.add1(Op::Exp, g.add1(Op::Neg, div(tv, tau))), C(0)));
-          if (left) f = add(f, sel(g.add2(Op::Le, tv, C(0)), g.add1(Op::Exp, div(tv, tau)), C(0)));
-          if (right && left) f = sub(f, sel(g.add2(Op::EqExact, tv, C(0)), C(1), C(0)));  // t = 0 counted once
-        }
-        return f;
-      };
-      uint32_t lp = log(shape(tt));
       auto ot = direct_obs(d, "t", ctx);
-      if (!ot) {
-        need_axis(d, "decay_dist needs its t to be a data axis with min and max (to be normalized over)");
-        out.node = lp;
-        return out;
-      }
-      uint32_t norm;
-      if (!gauss) {  // ∫ e^{−t/τ} over [max(lo, 0), hi] and ∫ e^{t/τ} over [lo, min(hi, 0)]
-        norm = C(0);
-        const double lo = ot->lo, hi = ot->hi;
-        if (right && hi > 0) {
-          const double a = std::max(lo, 0.0);
-          norm = add(norm, mul(tau, sub(g.add1(Op::Exp, g.add1(Op::Neg, div(C(a), tau))), g.add1(Op::Exp, g.add1(Op::Neg, div(C(hi), tau))))));
+      if (!ot) need_axis(d, "decay_dist needs its t to be a data axis with min and max (to be normalized over)");
+      const uint32_t k = C(M_SQRT1_2);
+      // One resolution model: its convolved shape at t and (on an axis) its integral over the axis.
+      struct Component {
+        uint32_t shape, norm;
+      };
+      auto model = [&](const Node& rn) -> std::vector<std::pair<uint32_t, Component>> {  // (weight, component)
+        const std::string rname = rn.as_string();
+        const Node* rm = doc_.function(rname);
+        if (!rm) rm = doc_.distribution(rname);
+        if (!rm) rn.fail("unknown resolution model '" + rname + "'");
+        const std::string rtype = rm->at("type").as_string();
+        std::vector<const Node*> parts;
+        std::vector<uint32_t> weights;
+        if (rtype == "mixture_model" || rtype == "mixture_resolution_model") {
+          auto ss = rm->at("summands").elements(), cs = rm->at("coefficients").elements();
+          if (cs.size() + 1 != ss.size() && cs.size() != ss.size())
+            rm->at("coefficients").fail(std::to_string(cs.size()) + " coefficients for " + std::to_string(ss.size()) + " summands (expected n or n-1)");
+          uint32_t rest = C(1), total = C(0);
+          for (const Node& c : cs) {
+            weights.push_back(field_value(c, ctx, t));
+            rest = sub(rest, weights.back());
+            total = add(total, weights.back());
+          }
+          if (cs.size() + 1 == ss.size()) weights.push_back(rest);
+          else
+            for (uint32_t& w : weights) w = div(w, total);
+          for (const Node& sn : ss) {
+            const Node* sm = doc_.function(sn.as_string());
+            if (!sm) sm = doc_.distribution(sn.as_string());
+            if (!sm) sn.fail("unknown resolution model '" + sn.as_string() + "'");
+            parts.push_back(sm);
+          }
+        } else {
+          parts.push_back(rm);
+          weights.push_back(C(1));
         }
-        if (left && lo < 0) {
-          const double b = std::min(hi, 0.0);
-          norm = add(norm, mul(tau, sub(g.add1(Op::Exp, div(C(b), tau)), g.add1(Op::Exp, div(C(lo), tau)))));
+        std::vector<std::pair<uint32_t, Component>> out_parts;
+        for (size_t p = 0; p < parts.size(); ++p) {
+          const Node& m = *parts[p];
+          const std::string mt = m.at("type").as_string();
+          const bool gauss = mt == "gauss_model_function" || mt == "gauss_resolution_model";
+          if (!gauss && mt != "truth_model_function" && mt != "delta_resolution_model")
+            m.at("type").fail("resolution model '" + mt + "' is not supported (gauss_model_function, truth_model_function, their new names and mixture_model of them are)");
+          Component c{C(0), C(0)};
+          if (gauss) {
+            const uint32_t mu = field(m, "mean", ctx, t).node, sg = field(m, "sigma", ctx, t).node;
+            auto part = [&](uint32_t tv, bool r) {
+              const uint32_t sv = div(sub(tv, mu), sg), rr = div(sg, tau);
+              const uint32_t base = mul(C(0.5), g.add1(Op::Exp, mul(C(0.5), mul(rr, rr))));
+              return r ? mul(mul(base, g.add1(Op::Exp, g.add1(Op::Neg, div(sub(tv, mu), tau)))), g.add1(Op::Erfc, mul(sub(rr, sv), k)))
+                       : mul(mul(base, g.add1(Op::Exp, div(sub(tv, mu), tau))), g.add1(Op::Erfc, mul(add(rr, sv), k)));
+            };
+            if (right) c.shape = add(c.shape, part(tt, true));
+            if (left) c.shape = add(c.shape, part(tt, false));
+            if (ot) {
+              // ∫_{−∞}^T of the right-going part: τ[Φ((T−μ)/σ) − c_r(T)]; of the flipped part: τ[Φ + c_l(T)].
+              const uint32_t a = C(ot->lo), b = C(ot->hi);
+              const uint32_t dphi = mul(C(0.5), g.add2(Op::ErfDiff, mul(div(sub(a, mu), sg), k), mul(div(sub(b, mu), sg), k)));
+              if (right) c.norm = add(c.norm, mul(tau, sub(dphi, sub(part(b, true), part(a, true)))));
+              if (left) c.norm = add(c.norm, mul(tau, add(dphi, sub(part(b, false), part(a, false)))));
+            }
+          } else {
+            if (right) c.shape = add(c.shape, sel(g.add2(Op::Ge, tt, C(0)), g.add1(Op::Exp, g.add1(Op::Neg, div(tt, tau))), C(0)));
+            if (left) c.shape = add(c.shape, sel(g.add2(Op::Le, tt, C(0)), g.add1(Op::Exp, div(tt, tau)), C(0)));
+            if (right && left) c.shape = sub(c.shape, sel(g.add2(Op::EqExact, tt, C(0)), C(1), C(0)));  // t = 0 counted once
+            if (ot) {  // ∫ e^{−t/τ} over [max(lo, 0), hi] and ∫ e^{t/τ} over [lo, min(hi, 0)]
+              const double lo = ot->lo, hi = ot->hi;
+              if (right && hi > 0)
+                c.norm = add(c.norm, mul(tau, sub(g.add1(Op::Exp, g.add1(Op::Neg, div(C(std::max(lo, 0.0)), tau))), g.add1(Op::Exp, g.add1(Op::Neg, div(C(hi), tau))))));
+              if (left && lo < 0)
+                c.norm = add(c.norm, mul(tau, sub(g.add1(Op::Exp, div(C(std::min(hi, 0.0)), tau)), g.add1(Op::Exp, div(C(lo), tau)))));
+            }
+          }
+          out_parts.push_back({weights[p], c});
         }
-      } else {
-        // Convolution commutes with integration: ∫_{−∞}^T (e^{−u/τ}θ(u) ⊗ G) = τ[Φ((T−μ)/σ) − c_r(T)] and
-        // ∫_{−∞}^T (e^{u/τ}θ(−u) ⊗ G) = τ[Φ((T−μ)/σ) + c_l(T)], c_r, c_l the two parts of the shape.
-        const uint32_t a = C(ot->lo), b = C(ot->hi);
-        const uint32_t k = C(M_SQRT1_2);
-        const uint32_t dphi = mul(C(0.5), g.add2(Op::ErfDiff, mul(div(sub(a, mu), sg), k), mul(div(sub(b, mu), sg), k)));
-        auto part = [&](uint32_t tv, bool r) {
-          const uint32_t sv = div(sub(tv, mu), sg), rr = div(sg, tau);
-          const uint32_t base = mul(C(0.5), g.add1(Op::Exp, mul(C(0.5), mul(rr, rr))));
-          return r ? mul(mul(base, g.add1(Op::Exp, g.add1(Op::Neg, div(sub(tv, mu), tau)))), g.add1(Op::Erfc, mul(sub(rr, sv), k)))
-                   : mul(mul(base, g.add1(Op::Exp, div(sub(tv, mu), tau))), g.add1(Op::Erfc, mul(add(rr, sv), k)));
-        };
-        norm = C(0);
-        if (right) norm = add(norm, mul(tau, sub(dphi, sub(part(b, true), part(a, true)))));
-        if (left) norm = add(norm, mul(tau, add(dphi, sub(part(b, false), part(a, false)))));
+        return out_parts;
+      };
+      uint32_t shape = C(0), norm = C(0);
+      for (const auto& [w, c] : model(d.at("resolutionModel"))) {
+        shape = add(shape, mul(w, c.shape));
+        norm = add(norm, mul(w, c.norm));
       }
-      out.node = sub(lp, log(norm));
+      out.node = ot ? sub(log(shape), log(norm)) : log(shape);
     } else if (type == "relativistic_breit_wigner_dist") {
       d.at("type").fail("relativistic_breit_wigner_dist is not supported: the standard's formula uses a pole mass m_BW for which it "
                         "defines no field (SPEC §4.1); express the shape as a generic_dist");
