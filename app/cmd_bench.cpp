@@ -271,6 +271,29 @@ double run_self(const std::vector<std::string>& args) {
   return dt;
 }
 
+// The fit (minimize + HESSE) and HESSE alone at its minimum, counting the gradient evaluations
+// HESSE needs; the outcome goes into r.
+void bench_fit(BenchResult& r, const fit::Objective& f, const std::vector<model::Parameter>& parameters, const fit::FitOptions& fo,
+               const BenchSettings& s) {
+  fit::FitResult fr;
+  r.stages["fit"] = measure([&] { fr = fit::minimize(f, parameters, fo); }, s);
+  r.fit_ran = true;
+  r.converged = fr.converged;
+  r.twice_nll = 2 * fr.nll;
+  r.edm = fr.edm;
+  r.status = fr.status;
+  r.iterations = fr.iterations;
+  r.gradient_evaluations = fr.function_evaluations;
+  r.fit_minimize_s = fr.time_minimize_s;
+  r.fit_hessian_s = fr.time_hessian_s;
+  int calls = 0;
+  fit::Objective counted = [&](const double* x, double* grad) { ++calls; return f(x, grad); };
+  r.stages["hessian"] = measure([&] { calls = 0; fit::hesse(counted, parameters, fr.values, fo); }, s);
+  r.hessian_evaluations = calls;
+  r.hessian_colors = fr.hessian_colors;
+  r.hessians = fr.hessians;
+}
+
 // Peak memory, and the whole `hs3fit fit` process (--process).
 void finish_bench(BenchResult& r, const ModelOptions& mo, const BenchSettings& s) {
   r.peak_rss = proc_status_kb("VmHWM") * 1024;
@@ -299,23 +322,7 @@ void bench_general(BenchResult& r, const LoadedModel& lm, const BenchSettings& s
   if (s.fit) {
     const fit::Objective f(lm.objective);
     fit::FitOptions fo;
-    fit::FitResult fr;
-    r.stages["fit"] = measure([&] { fr = fit::minimize(f, lm.model.parameters, fo); }, s);
-    r.fit_ran = true;
-    r.converged = fr.converged;
-    r.twice_nll = 2 * fr.nll;
-    r.edm = fr.edm;
-    r.status = fr.status;
-    r.iterations = fr.iterations;
-    r.gradient_evaluations = fr.function_evaluations;
-    r.fit_minimize_s = fr.time_minimize_s;
-    r.fit_hessian_s = fr.time_hessian_s;
-    int calls = 0;
-    fit::Objective counted = [&](const double* x, double* grad) { ++calls; return f(x, grad); };
-    r.stages["hessian"] = measure([&] { calls = 0; fit::hesse(counted, lm.model.parameters, fr.values, fo); }, s);
-    r.hessian_evaluations = calls;
-    r.hessian_colors = fr.hessian_colors;
-    r.hessians = fr.hessians;
+    bench_fit(r, f, lm.model.parameters, fo, s);
   }
 }
 
@@ -383,24 +390,7 @@ BenchResult run_bench(const ModelOptions& mo, const BenchSettings& s) {
     auto tc = Clock::now();
     fo.hessian_structure = tp.parameter_coupling();
     r.coupling_s = since(tc);
-    fit::FitResult fr;
-    r.stages["fit"] = measure([&] { fr = fit::minimize(f, lm.model.parameters, fo); }, s);
-    r.fit_ran = true;
-    r.converged = fr.converged;
-    r.twice_nll = 2 * fr.nll;
-    r.edm = fr.edm;
-    r.status = fr.status;
-    r.iterations = fr.iterations;
-    r.gradient_evaluations = fr.function_evaluations;
-    r.fit_minimize_s = fr.time_minimize_s;
-    r.fit_hessian_s = fr.time_hessian_s;
-    // HESSE at the minimum, counting the gradient evaluations it needs.
-    int calls = 0;
-    fit::Objective counted = [&](const double* x, double* grad) { ++calls; return f(x, grad); };
-    r.stages["hessian"] = measure([&] { calls = 0; fit::hesse(counted, lm.model.parameters, fr.values, fo); }, s);
-    r.hessian_evaluations = calls;
-    r.hessian_colors = fr.hessian_colors;
-    r.hessians = fr.hessians;
+    bench_fit(r, f, lm.model.parameters, fo, s);
   }
   finish_bench(r, mo, s);
   return r;

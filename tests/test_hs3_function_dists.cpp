@@ -15,25 +15,12 @@
 
 namespace {
 
-std::string num(double v) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
+using hs3test::num;
+using hs3test::simpson;
+using hs3test::spread;
 
-template <class F>
-double simpson(F f, double a, double b, int n) {
-  const double h = (b - a) / n;
-  double s = f(a) + f(b);
-  for (int i = 1; i < n; ++i) s += (i % 2 ? 4 : 2) * f(a + i * h);
-  return s * h / 3;
-}
 
-std::vector<double> spread(double lo, double hi, int n) {
-  std::vector<double> xs;
-  for (int i = 0; i < n; ++i) xs.push_back(lo + (hi - lo) * std::fmod(0.6180339887 * (i + 1), 1.0));
-  return xs;
-}
+
 
 // Distributions `dists` (the paired one is "f") and functions over x ∈ [lo, hi] with entries xs;
 // parameters with values (and generous domains).
@@ -65,18 +52,7 @@ hs3fit::LoadedModel load_general(const std::string& text, hs3test::TempFile& fil
 void check(hs3fit::LoadedModel& lm, double ref, double rel) {
   const std::vector<double> x0 = lm.model.initial_values();
   CHECK(lm.objective(x0.data(), nullptr) == Approx(ref).epsilon(rel));
-  std::vector<double> g(x0.size());
-  lm.objective(x0.data(), g.data());
-  for (size_t i = 0; i < x0.size(); ++i) {
-    if (lm.model.parameters[i].fixed) continue;
-    INFO(lm.model.parameters[i].name);
-    auto nll = [&](double v) {
-      std::vector<double> y = x0;
-      y[i] = v;
-      return lm.objective(y.data(), nullptr);
-    };
-    CHECK(g[i] == Approx(hs3test::richardson_derivative(nll, x0[i], 1e-3 * std::max(1.0, std::abs(x0[i])))).epsilon(1e-6).margin(1e-7));
-  }
+  hs3test::check_gradient(lm.objective, lm.model.parameters, x0);
 }
 
 double nll_with_quadrature(const std::vector<double>& xs, const std::function<double(double)>& f, double lo, double hi) {

@@ -17,20 +17,11 @@ using hs3fit::hs3::gamma_p;
 
 namespace {
 
-// Full precision (std::to_string keeps 6 decimals).
-std::string num(double v) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
+using hs3test::num;
+using hs3test::simpson;
+using hs3test::spread;
 
-template <class F>
-double simpson(F f, double a, double b, int n) {
-  const double h = (b - a) / n;
-  double s = f(a) + f(b);
-  for (int i = 1; i < n; ++i) s += (i % 2 ? 4 : 2) * f(a + i * h);
-  return s * h / 3;
-}
+
 
 struct Par {
   std::string name;
@@ -61,11 +52,6 @@ hs3fit::LoadedModel load_general(const std::string& path) {
   return hs3fit::load_model(path, o);
 }
 
-std::vector<double> spread(double lo, double hi, int n) {
-  std::vector<double> xs;
-  for (int i = 0; i < n; ++i) xs.push_back(lo + (hi - lo) * std::fmod(0.6180339887 * (i + 1), 1.0));
-  return xs;
-}
 
 // −ln L of `lm` at its initial point against −Σ ln(f(x)/∫f), the integral by Simpson's rule, and
 // its gradient against Richardson differences.
@@ -76,17 +62,7 @@ void check_nll(hs3fit::LoadedModel& lm, const std::vector<double>& xs, const std
   double ref = 0;
   for (double x : xs) ref -= std::log(f(x) / M);
   CHECK(lm.objective(x0.data(), nullptr) == Approx(ref).epsilon(rel));
-  std::vector<double> g(x0.size());
-  lm.objective(x0.data(), g.data());
-  for (size_t i = 0; i < x0.size(); ++i) {
-    INFO(lm.model.parameters[i].name);
-    auto nll = [&](double v) {
-      std::vector<double> y = x0;
-      y[i] = v;
-      return lm.objective(y.data(), nullptr);
-    };
-    CHECK(g[i] == Approx(hs3test::richardson_derivative(nll, x0[i], 1e-3 * std::max(1.0, std::abs(x0[i])))).epsilon(1e-6).margin(1e-7));
-  }
+  hs3test::check_gradient(lm.objective, lm.model.parameters, x0);
 }
 
 }  // namespace

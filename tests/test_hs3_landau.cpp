@@ -13,21 +13,11 @@
 
 namespace {
 
-// Full precision (std::to_string keeps 6 decimals).
-std::string num(double v) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
+using hs3test::num;
+using hs3test::simpson;
+using hs3test::spread;
 
-// Composite Simpson rule of f on [a, b] with n (even) intervals.
-template <class F>
-double simpson(F f, double a, double b, int n) {
-  const double h = (b - a) / n;
-  double s = f(a) + f(b);
-  for (int i = 1; i < n; ++i) s += (i % 2 ? 4 : 2) * f(a + i * h);
-  return s * h / 3;
-}
+
 
 // φ(λ) = (1/π) ∫_0^∞ exp(−t ln t − λ t) sin(π t) dt, by quadrature (the integrand is below
 // 1e-40 beyond t = 60 for the λ used here).
@@ -119,18 +109,7 @@ TEST_CASE("landau_dist: -ln L with the axis normalization, its gradient, and a f
   double ref = 0;
   for (double x : xs) ref -= std::log(hs3fit::hs3::landau_pdf((x - m) / s) / M);
   CHECK(lm.objective(x0.data(), nullptr) == Approx(ref).epsilon(1e-7));
-  // Gradient against Richardson differences.
-  std::vector<double> g(x0.size());
-  lm.objective(x0.data(), g.data());
-  for (size_t i = 0; i < x0.size(); ++i) {
-    INFO(lm.model.parameters[i].name);
-    auto f = [&](double v) {
-      std::vector<double> y = x0;
-      y[i] = v;
-      return lm.objective(y.data(), nullptr);
-    };
-    CHECK(g[i] == Approx(hs3test::richardson_derivative(f, x0[i], 1e-3)).epsilon(1e-6).margin(1e-7));
-  }
+  hs3test::check_gradient(lm.objective, lm.model.parameters, x0);
   // A fit from elsewhere returns to the generating values (quantile data: close to exact).
   auto fit = hs3test::run_hs3fit("fit " + hs3test::quote(ws.path()) + " --set m=4,s=2 --json");
   INFO(fit.err);

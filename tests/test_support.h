@@ -231,11 +231,55 @@ inline hs3fit::LoadOptions measurement_options(const std::string& measurement) {
 // ---------------------------------------------------------------------------------------------
 // Finite differences
 
+// A number with full precision, for JSON written by a test (std::to_string keeps 6 decimals).
+inline std::string num(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+// Composite Simpson rule of f on [a, b] with n (even) intervals: the independent quadrature
+// reference of the HS3 distribution tests.
+template <class F>
+double simpson(F f, double a, double b, int n) {
+  const double h = (b - a) / n;
+  double s = f(a) + f(b);
+  for (int i = 1; i < n; ++i) s += (i % 2 ? 4 : 2) * f(a + i * h);
+  return s * h / 3;
+}
+
+// n points spread over [lo, hi] (golden-ratio sequence): event samples for likelihood tests.
+inline std::vector<double> spread(double lo, double hi, int n) {
+  std::vector<double> xs;
+  for (int i = 0; i < n; ++i) xs.push_back(lo + (hi - lo) * std::fmod(0.6180339887 * (i + 1), 1.0));
+  return xs;
+}
+
 // Central difference with one Richardson step: (4 D(h/2) − D(h)) / 3, error O(h⁴).
 inline double richardson_derivative(const std::function<double(double)>& f, double x, double h) {
   auto d = [&](double step) { return (f(x + step) - f(x - step)) / (2 * step); };
   return (4 * d(h / 2) - d(h)) / 3;
 }
+
+// The gradient of a general HS3 objective (LoadedModel::objective) at x0 against Richardson
+// differences with step 1e-3·max(1, |x|), for every free parameter.
+inline void check_gradient(const std::function<double(const double*, double*)>& objective,
+                           const std::vector<hs3fit::model::Parameter>& parameters, const std::vector<double>& x0,
+                           double rel = 1e-6, double abs = 1e-7) {
+  std::vector<double> g(x0.size());
+  objective(x0.data(), g.data());
+  for (size_t i = 0; i < x0.size(); ++i) {
+    if (parameters[i].fixed) continue;
+    INFO("parameter " << parameters[i].name);
+    auto f = [&](double v) {
+      std::vector<double> y = x0;
+      y[i] = v;
+      return objective(y.data(), nullptr);
+    };
+    CHECK(g[i] == Approx(richardson_derivative(f, x0[i], 1e-3 * std::max(1.0, std::abs(x0[i])))).epsilon(rel).margin(abs));
+  }
+}
+
 
 // Gradient of the compiled NLL by central differences (Richardson), step relative to |x_i|.
 inline std::vector<double> fd_gradient(const Compiled& c, const std::vector<double>& x, double rel_step = 1e-4) {

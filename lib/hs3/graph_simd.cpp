@@ -3,10 +3,11 @@
 #include "hs3/graph_simd.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <string>
 #include <vector>
+
+#include "eval/kernels.h"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "hs3/graph_simd.cpp"
@@ -468,25 +469,16 @@ HWY_EXPORT(LinLogAdjointImpl);
 
 const char* target() { return HWY_DYNAMIC_DISPATCH(TargetImpl)(); }
 
-namespace {
-std::string lower(std::string s) {
-  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return s;
-}
-}  // namespace
-
-std::vector<std::string> targets() {
-  std::vector<std::string> out;
-  for (int64_t t : hwy::SupportedAndGeneratedTargets()) out.push_back(lower(hwy::TargetName(t)));
-  return out;
-}
+std::vector<std::string> targets() { return eval::simd_targets(); }  // the same targets as the tape's kernels
 
 bool force_target(const std::string& name) {
-  hwy::SetSupportedTargetsForTest(0);  // the list below is filtered by an earlier forcing
+  hwy::SetSupportedTargetsForTest(0);  // simd_targets() is filtered by an earlier forcing
   if (name.empty()) return true;
-  for (int64_t t : hwy::SupportedAndGeneratedTargets())
-    if (lower(hwy::TargetName(t)) == lower(name)) {
-      hwy::SetSupportedTargetsForTest(t);
+  const std::vector<std::string> names = targets();
+  const auto all = hwy::SupportedAndGeneratedTargets();
+  for (size_t i = 0; i < names.size() && i < all.size(); ++i)
+    if (names[i] == name) {
+      hwy::SetSupportedTargetsForTest(all[i]);
       return true;
     }
   return false;

@@ -65,6 +65,17 @@ bool parses_as_number(const std::string& s, double* v) {
   return true;
 }
 
+// Volume of bin b (C order, the first axis slowest) of a binning given by its edges per axis.
+double bin_volume(const std::vector<std::vector<double>>& edges, size_t b) {
+  double vol = 1;
+  for (size_t k = edges.size(); k-- > 0;) {
+    const size_t nb = edges[k].size() - 1, j = b % nb;
+    b /= nb;
+    vol *= edges[k][j + 1] - edges[k][j];
+  }
+  return vol;
+}
+
 // Second derivatives M_i of the interpolating cubic spline through (x_i, y_i) with de Boor's
 // not-a-knot end conditions (ROOT's TSpline3 without options): the third derivative is
 // continuous at x_1 and x_{n−2}. n = 2: a line (M = 0); n = 3: the parabola through the points.
@@ -276,16 +287,9 @@ class Lowerer {
       a.grid = bin_edge_columns(data);
       const size_t nbins = data.weights.size();
       a.volume.assign(nbins, 1.0);
-      for (size_t b = 0; b < nbins; ++b) {
-        size_t rest = b;
-        for (size_t ax = k; ax-- > 0;) {
-          const std::vector<double>& e = data.axes[ax].edges;
-          if (e.size() < 2) continue;
-          const size_t nb = e.size() - 1, j = rest % nb;
-          rest /= nb;
-          a.volume[b] *= e[j + 1] - e[j];
-        }
-      }
+      for (size_t b = 0; b < nbins; ++b)
+        for (size_t ax = 0; ax < k; ++ax)
+          if (data.axes[ax].edges.size() >= 2) a.volume[b] *= a.grid[k + 2 * ax + 1][b] - a.grid[k + 2 * ax][b];
       return a;
     }
     if (data.type != "unbinned") return a;
@@ -458,13 +462,7 @@ class Lowerer {
       size_t total = 1;
       for (const auto& e : edges) total *= e.size() - 1;
       for (size_t b = 0; b < total; ++b) {
-        double vol = 1;
-        size_t rest = b;
-        for (size_t k = edges.size(); k-- > 0;) {
-          const size_t nb = edges[k].size() - 1, j = rest % nb;
-          rest /= nb;
-          vol *= edges[k][j + 1] - edges[k][j];
-        }
+        const double vol = bin_volume(edges, b);
         vals.push_back(g.constant(inverse ? 1 / vol : vol));
       }
       out.node = bin_lookup(xs, edges, vals, 0, 0, total);
@@ -1240,13 +1238,7 @@ class Lowerer {
       std::vector<uint32_t> xs, vals(total);
       for (const std::string& nme : names) xs.push_back(field_value_name(nme, ctx, d, t));
       for (size_t b = 0; b < total; ++b) {
-        double vol = 1;
-        size_t rest = b;
-        for (size_t k = edges.size(); k-- > 0;) {
-          const size_t nb = edges[k].size() - 1, j = rest % nb;
-          rest /= nb;
-          vol *= edges[k][j + 1] - edges[k][j];
-        }
+        const double vol = bin_volume(edges, b);
         vals[b] = C(cs[b] > 0 ? std::log(cs[b] / (vol * sum)) : -kInfD);
       }
       out.node = bin_lookup(xs, edges, vals, 0, 0, total);

@@ -2,29 +2,13 @@
 
 #include <cmath>
 
+#include "hs3/dual.h"
+
 namespace hs3fit::hs3 {
 
 namespace {
 
-// A value and its derivative with respect to λ.
-struct Dual {
-  double v, d;
-};
-Dual operator+(Dual a, Dual b) { return {a.v + b.v, a.d + b.d}; }
-Dual operator-(Dual a, Dual b) { return {a.v - b.v, a.d - b.d}; }
-Dual operator*(Dual a, Dual b) { return {a.v * b.v, a.d * b.v + a.v * b.d}; }
-Dual operator/(Dual a, Dual b) { return {a.v / b.v, (a.d * b.v - a.v * b.d) / (b.v * b.v)}; }
-Dual operator+(double a, Dual b) { return {a + b.v, b.d}; }
-Dual operator*(double a, Dual b) { return {a * b.v, a * b.d}; }
-Dual exp(Dual a) {
-  const double e = std::exp(a.v);
-  return {e, e * a.d};
-}
-Dual sqrt(Dual a) {
-  const double s = std::sqrt(a.v);
-  return {s, a.d / (2 * s)};
-}
-Dual log(Dual a) { return {std::log(a.v), a.d / a.v}; }
+using dual::Dual;
 
 // c[0] + c[1] x + ... + c[n−1] x^{n−1} (Horner).
 template <int N>

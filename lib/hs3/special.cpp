@@ -3,24 +3,17 @@
 #include <cmath>
 #include <limits>
 
+#include "hs3/dual.h"
+
 namespace hs3fit::hs3 {
 
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// A value and its derivative with respect to a (x enters as a constant: ∂P/∂x is closed form).
-struct Dual {
-  double v, d;
-};
-Dual operator+(Dual a, Dual b) { return {a.v + b.v, a.d + b.d}; }
-Dual operator-(Dual a, Dual b) { return {a.v - b.v, a.d - b.d}; }
-Dual operator*(Dual a, Dual b) { return {a.v * b.v, a.d * b.v + a.v * b.d}; }
-Dual operator/(Dual a, Dual b) { return {a.v / b.v, (a.d * b.v - a.v * b.d) / (b.v * b.v)}; }
-Dual exp(Dual a) {
-  const double e = std::exp(a.v);
-  return {e, e * a.d};
-}
+// Duals carry the derivative with respect to a (x enters as a constant: ∂P/∂x is closed form).
+using dual::Dual;
+
 Dual lgamma(Dual a) { return {std::lgamma(a.v), digamma(a.v) * a.d}; }
 double mag(Dual a) { return std::fabs(a.v) + std::fabs(a.d); }
 
