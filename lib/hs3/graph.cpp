@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <string>
 
 #include "core/error.h"
 #include "hs3/landau.h"
@@ -259,71 +260,100 @@ void partials(const GraphNode& n, const double* a, double v, double* d) {
 
 // ---- Graph ----------------------------------------------------------------------------------
 
-uint32_t Graph::intern(GraphNode n) {
-  std::string key;
-  key.reserve(24 + 4 * n.args.size());
-  key.push_back(static_cast<char>(n.op));
-  key.append(reinterpret_cast<const char*>(&n.k0), sizeof(double));
-  key.append(reinterpret_cast<const char*>(&n.k1), sizeof(double));
-  for (uint32_t a : n.args) key.append(reinterpret_cast<const char*>(&a), sizeof(uint32_t));
-  auto it = index_.find(key);
-  if (it != index_.end()) return it->second;
+namespace {
+uint64_t bits(double v) {
+  uint64_t b;
+  std::memcpy(&b, &v, sizeof b);
+  return b;
+}
+uint64_t mix(uint64_t h, uint64_t v) {
+  h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+  return h * 0xff51afd7ed558ccdULL;
+}
+uint64_t node_hash(Op op, double k0, double k1, const uint32_t* args, size_t nargs) {
+  uint64_t h = mix(static_cast<uint64_t>(op) + 1, bits(k0));
+  h = mix(h, bits(k1));
+  for (size_t i = 0; i < nargs; ++i) h = mix(h, args[i]);
+  return h ^ (h >> 29);
+}
+}  // namespace
+
+uint32_t Graph::intern(Op op, bool event, double k0, double k1, const uint32_t* args, size_t nargs) {
+  const uint64_t h = node_hash(op, k0, k1, args, nargs);
+  if (table_.empty()) table_.assign(256, UINT32_MAX);
+  size_t mask = table_.size() - 1, i = static_cast<size_t>(h) & mask;
+  for (; table_[i] != UINT32_MAX; i = (i + 1) & mask) {
+    const uint32_t id = table_[i];
+    if (hashes_[id] != h) continue;
+    const GraphNode& n = nodes_[id];
+    if (n.op == op && bits(n.k0) == bits(k0) && bits(n.k1) == bits(k1) && n.args.size() == nargs &&
+        std::equal(args, args + nargs, n.args.begin()))
+      return id;
+  }
   const uint32_t id = static_cast<uint32_t>(nodes_.size());
+  GraphNode n;
+  n.op = op;
+  n.event = event;
+  n.k0 = k0;
+  n.k1 = k1;
+  n.args.assign(args, args + nargs);
   nodes_.push_back(std::move(n));
-  index_.emplace(std::move(key), id);
+  hashes_.push_back(h);
+  table_[i] = id;
+  if (2 * nodes_.size() > table_.size()) {  // grow: re-insert every node
+    table_.assign(2 * table_.size(), UINT32_MAX);
+    mask = table_.size() - 1;
+    for (uint32_t k = 0; k < nodes_.size(); ++k) {
+      size_t j = static_cast<size_t>(hashes_[k]) & mask;
+      while (table_[j] != UINT32_MAX) j = (j + 1) & mask;
+      table_[j] = k;
+    }
+  }
   return id;
 }
 
 uint32_t Graph::constant(double v) {
-  GraphNode n;
-  n.op = Op::Const;
-  n.k0 = v == 0 ? 0.0 : v;  // one node for +0 and −0
-  return intern(std::move(n));
+  return intern(Op::Const, false, v == 0 ? 0.0 : v, 0, nullptr, 0);  // one node for +0 and −0
 }
 
-uint32_t Graph::param(uint32_t index) {
-  GraphNode n;
-  n.op = Op::Param;
-  n.k0 = index;
-  return intern(std::move(n));
-}
+uint32_t Graph::param(uint32_t index) { return intern(Op::Param, false, index, 0, nullptr, 0); }
 
-uint32_t Graph::obs(uint32_t source, uint32_t axis) {
-  GraphNode n;
-  n.op = Op::Obs;
-  n.event = true;
-  n.k0 = source;
-  n.k1 = axis;
-  return intern(std::move(n));
-}
+uint32_t Graph::obs(uint32_t source, uint32_t axis) { return intern(Op::Obs, true, source, axis, nullptr, 0); }
 
-uint32_t Graph::add(Op op, std::vector<uint32_t> args, double k0, double k1) {
+uint32_t Graph::add(Op op, const uint32_t* args, size_t nargs, double k0, double k1) {
   const int arity = op_arity(op);
-  if (arity >= 0 && static_cast<size_t>(arity) != args.size())
+  if (arity >= 0 && static_cast<size_t>(arity) != nargs)
     throw Error(ErrorKind::Internal, "", std::string("graph op ") + to_string(op) + " with wrong arity");
-  GraphNode n;
-  n.op = op;
-  n.k0 = k0;
-  n.k1 = k1;
-  n.args = std::move(args);
-  bool all_const = true;
-  for (uint32_t a : n.args) {
-    if (nodes_[a].event) n.event = true;
-    if (nodes_[a].op != Op::Const) all_const = false;
+  bool event = false, all_const = true;
+  for (size_t i = 0; i < nargs; ++i) {
+    const GraphNode& a = nodes_[args[i]];
+    if (a.event) event = true;
+    if (a.op != Op::Const) all_const = false;
   }
   // Algebraic identities that keep the graph small (x+0, x*1, x*0 with finite x is not folded).
-  if (op == Op::Add && is_const(n.args[1]) && const_value(n.args[1]) == 0) return n.args[0];
-  if (op == Op::Add && is_const(n.args[0]) && const_value(n.args[0]) == 0) return n.args[1];
-  if (op == Op::Sub && is_const(n.args[1]) && const_value(n.args[1]) == 0) return n.args[0];
-  if (op == Op::Mul && is_const(n.args[1]) && const_value(n.args[1]) == 1) return n.args[0];
-  if (op == Op::Mul && is_const(n.args[0]) && const_value(n.args[0]) == 1) return n.args[1];
-  if (op == Op::Div && is_const(n.args[1]) && const_value(n.args[1]) == 1) return n.args[0];
+  if (op == Op::Add && is_const(args[1]) && const_value(args[1]) == 0) return args[0];
+  if (op == Op::Add && is_const(args[0]) && const_value(args[0]) == 0) return args[1];
+  if (op == Op::Sub && is_const(args[1]) && const_value(args[1]) == 0) return args[0];
+  if (op == Op::Mul && is_const(args[1]) && const_value(args[1]) == 1) return args[0];
+  if (op == Op::Mul && is_const(args[0]) && const_value(args[0]) == 1) return args[1];
+  if (op == Op::Div && is_const(args[1]) && const_value(args[1]) == 1) return args[0];
   if (all_const) {
-    std::vector<double> vals;
-    for (uint32_t a : n.args) vals.push_back(nodes_[a].k0);
-    return constant(apply(n, vals.data()));
+    GraphNode n;
+    n.op = op;
+    n.k0 = k0;
+    n.k1 = k1;
+    if (arity < 0) n.args.assign(args, args + nargs);  // variadic ops read their argument count
+    double small[4];
+    std::vector<double> large;
+    double* vals = small;
+    if (nargs > 4) {
+      large.resize(nargs);
+      vals = large.data();
+    }
+    for (size_t i = 0; i < nargs; ++i) vals[i] = nodes_[args[i]].k0;
+    return constant(apply(n, vals));
   }
-  return intern(std::move(n));
+  return intern(op, event, k0, k1, args, nargs);
 }
 
 }  // namespace hs3fit::hs3

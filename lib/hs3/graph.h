@@ -5,9 +5,9 @@
 // (hs3_unbinned.h); the op table below is one row per operation (forward value and partials in
 // graph.cpp side by side).
 #pragma once
+#include <cstddef>
 #include <cstdint>
-#include <string>
-#include <unordered_map>
+#include <initializer_list>
 #include <vector>
 
 namespace hs3fit::hs3 {
@@ -58,10 +58,16 @@ class Graph {
   uint32_t constant(double v);
   uint32_t param(uint32_t index);
   uint32_t obs(uint32_t source, uint32_t axis);  // axis `axis` of event source `source`
-  uint32_t add(Op op, std::vector<uint32_t> args, double k0 = 0, double k1 = 0);
+  // A node is looked up (hash-consed) before anything is allocated for it.
+  uint32_t add(Op op, const uint32_t* args, size_t nargs, double k0 = 0, double k1 = 0);
+  uint32_t add(Op op, const std::vector<uint32_t>& args, double k0 = 0, double k1 = 0) { return add(op, args.data(), args.size(), k0, k1); }
+  uint32_t add(Op op, std::initializer_list<uint32_t> args, double k0 = 0, double k1 = 0) { return add(op, args.begin(), args.size(), k0, k1); }
   // Conveniences.
-  uint32_t add2(Op op, uint32_t a, uint32_t b) { return add(op, {a, b}); }
-  uint32_t add1(Op op, uint32_t a) { return add(op, {a}); }
+  uint32_t add2(Op op, uint32_t a, uint32_t b) {
+    const uint32_t args[2] = {a, b};
+    return add(op, args, 2);
+  }
+  uint32_t add1(Op op, uint32_t a) { return add(op, &a, 1); }
 
   const GraphNode& operator[](uint32_t id) const { return nodes_[id]; }
   size_t size() const { return nodes_.size(); }
@@ -70,9 +76,13 @@ class Graph {
   bool is_event(uint32_t id) const { return nodes_[id].event; }
 
  private:
-  uint32_t intern(GraphNode n);
+  // The node (op, k0, k1, args) — constants compared bit for bit — or a new one.
+  uint32_t intern(Op op, bool event, double k0, double k1, const uint32_t* args, size_t nargs);
   std::vector<GraphNode> nodes_;
-  std::unordered_map<std::string, uint32_t> index_;
+  // Open-addressing hash set of node ids (UINT32_MAX: empty), a power of two in size, at most
+  // half full; hashes_[id] is node id's hash.
+  std::vector<uint32_t> table_;
+  std::vector<uint64_t> hashes_;
 };
 
 // Scalar forward value of `op` on argument values.
