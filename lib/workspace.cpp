@@ -13,6 +13,7 @@ namespace hs3fit {
 
 namespace {
 LoadedModel load(const std::string& path, const LoadOptions& options);
+void read_model(const json::Node& root, const LoadOptions& options, LoadedModel& out);
 }
 
 std::vector<std::pair<std::string, double>> read_parameter_point(const std::string& path) {
@@ -49,11 +50,29 @@ LoadedModel load(const std::string& path, const LoadOptions& options) {
   auto t0 = Clock::now();
   std::string text = json::read_text(path);
   out.bytes = text.size();
-  json::Document doc = json::parse(std::move(text), path == "-" ? "<stdin>" : path);
+  // A large document's structure check (duplicate keys, depth) runs on a second thread while
+  // the model is read; its verdict is collected below, before the model or a reader's error is
+  // used (with patches, the patched document is what is read: checked at once).
+  const json::CheckMode check = options.patches.empty() ? json::CheckMode::Deferred : json::CheckMode::Now;
+  json::Document doc = json::parse(std::move(text), path == "-" ? "<stdin>" : path, check);
   if (!options.patches.empty()) doc = pyhf::apply_patches(doc, options.patches);
   out.source = doc.source();
   auto t1 = Clock::now();
-  json::Node root = doc.root();
+  try {
+    read_model(doc.root(), options, out);
+  } catch (...) {
+    doc.check();  // a structure error outranks whatever the reader made of the document
+    throw;
+  }
+  doc.check();
+  auto t2 = Clock::now();
+  out.parse_s = std::chrono::duration<double>(t1 - t0).count();
+  out.build_s = std::chrono::duration<double>(t2 - t1).count();
+  return out;
+}
+
+// The model of a parsed workspace (pyhf or HS3) into `out`, with the overrides applied.
+void read_model(const json::Node& root, const LoadOptions& options, LoadedModel& out) {
   if (!root.is_object()) root.fail("expected a workspace object at the top level, found " + root.type_name());
   if (pyhf::looks_like_pyhf(root)) {
     pyhf::Workspace ws = pyhf::read_workspace(root);
@@ -98,10 +117,6 @@ LoadedModel load(const std::string& path, const LoadOptions& options) {
     root.fail("not a workspace: expected a pyhf workspace (with 'channels', 'observations', 'measurements') or an HS3 document (with 'metadata', 'distributions', 'likelihoods')");
   }
   model::apply_overrides(out.model, options.overrides);
-  auto t2 = Clock::now();
-  out.parse_s = std::chrono::duration<double>(t1 - t0).count();
-  out.build_s = std::chrono::duration<double>(t2 - t1).count();
-  return out;
 }
 }  // namespace
 

@@ -2,10 +2,13 @@
 // exactly the places the eager reader named.
 #include <catch2/catch.hpp>
 
+#include <optional>
 #include <string>
 
 #include "core/error.h"
 #include "json/json_reader.h"
+#include "test_support.h"
+#include "workspace.h"
 
 using hs3fit::Error;
 using hs3fit::json::parse;
@@ -105,4 +108,79 @@ TEST_CASE("the first duplicate key is reported: document order, then the smalles
   big += "\"m7\": 0, \"m30\": 0}";
   CHECK(parse_error(big).where() == "t.json:/m30");
   CHECK(parse_error("[[], {\"o\": [{\"z\": 1, \"z\": 1}]}]").where() == "t.json:/1/o/0/z");
+}
+
+namespace {
+// The error of parse(text, mode) followed by check(): the same wherever the check ran.
+std::optional<Error> checked_error(const std::string& text, hs3fit::json::CheckMode mode) {
+  try {
+    auto doc = parse(text, "t.json", mode);
+    (void)doc.root().is_array();  // a reader at work while the check may still run
+    doc.check();
+    doc.check();  // idempotent
+  } catch (const Error& e) {
+    return e;
+  }
+  return std::nullopt;
+}
+
+// A large array (beyond kDeferredCheckBytes) around `inner`: a deferred check runs on its thread.
+std::string padded(const std::string& inner) {
+  std::string pad;
+  while (pad.size() < hs3fit::json::kDeferredCheckBytes) pad += "[0.125, 1e-3, \"s\", {\"a\": 1, \"b\": [2]}], ";
+  return "[" + pad + inner + "]";
+}
+}  // namespace
+
+TEST_CASE("a deferred structure check reports what the immediate one reports", "[json]") {
+  using hs3fit::json::CheckMode;
+  const std::string deep = std::string(hs3fit::json::kMaxDepth, '[') + std::string(hs3fit::json::kMaxDepth, ']');
+  for (const std::string& inner : {std::string("{\"k\": 1}"), std::string("{\"x\": {\"q\": 1, \"q\": 2}}"), deep,
+                                   "{\"k\": 1, \"k\": 2}, " + deep}) {
+    const std::string text = padded(inner);
+    INFO(inner.substr(0, 40));
+    const auto now = checked_error(text, CheckMode::Now);
+    const auto deferred = checked_error(text, CheckMode::Deferred);
+    REQUIRE(now.has_value() == deferred.has_value());
+    if (now) {
+      CHECK(deferred->where() == now->where());
+      CHECK(deferred->message() == now->message());
+    }
+  }
+  CHECK(!checked_error(padded("1"), CheckMode::Deferred));
+  CHECK(checked_error(padded("{\"x\": {\"q\": 1, \"q\": 2}}"), CheckMode::Deferred)->where().find("/q") != std::string::npos);
+  // Moved documents carry their pending check along; a document dropped unchecked joins it.
+  auto doc = parse(padded("{\"q\": 1, \"q\": 2}"), "t.json", CheckMode::Deferred);
+  hs3fit::json::Document moved = std::move(doc);
+  CHECK_THROWS_AS(moved.check(), Error);
+  { auto dropped = parse(padded("{\"q\": 1, \"q\": 2}"), "t.json", CheckMode::Deferred); }
+}
+
+TEST_CASE("loading a large workspace: a duplicate key outranks the reader's own complaint", "[json]") {
+  // A pyhf workspace with an unknown top-level key (the reader refuses it) that makes the file
+  // larger than kDeferredCheckBytes, with and without a duplicate key in a sample.
+  auto workspace = [](bool duplicate) {
+    std::string pad;
+    while (pad.size() < hs3fit::json::kDeferredCheckBytes) pad += "1.5, ";
+    return std::string(R"({"channels": [{"name": "c", "samples": [{"name": "s", "data": [1.0],)") +
+           (duplicate ? R"( "data": [2.0],)" : "") +
+           R"( "modifiers": [{"name": "mu", "type": "normfactor", "data": null}]}]}],
+        "observations": [{"name": "c", "data": [1.0]}],
+        "measurements": [{"name": "m", "config": {"poi": "mu", "parameters": []}}],
+        "version": "1.0.0", "padding": [)" + pad + "0]}";
+  };
+  hs3test::TempFile plain(workspace(false)), dup(workspace(true));
+  try {
+    hs3fit::load_model(plain.path(), {});
+    FAIL("the unknown key was accepted");
+  } catch (const Error& e) {
+    CHECK(e.where().find("/padding") != std::string::npos);
+  }
+  try {
+    hs3fit::load_model(dup.path(), {});
+    FAIL("the duplicate key was accepted");
+  } catch (const Error& e) {
+    CHECK(e.where().find("/channels/0/samples/0/data") != std::string::npos);
+    CHECK(contains(e.message(), "duplicate key"));
+  }
 }

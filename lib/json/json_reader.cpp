@@ -8,7 +8,10 @@
 #include <cstring>
 #include <fmt/format.h>
 #include <iostream>
+#include <sched.h>
 #include <sys/stat.h>
+#include <system_error>
+#include <thread>
 
 #include "core/error.h"
 
@@ -360,16 +363,45 @@ void return_parser(std::unique_ptr<simdjson::dom::parser> p) {
 }
 }  // namespace
 
-Document::~Document() { return_parser(std::move(parser_)); }
+// A structure check running on its own thread (parse(..., CheckMode::Deferred)): it reads the
+// parser's DOM, which stays put while the Document moves (the parser is held by pointer), and
+// keeps the text for the byte offset of a depth error.
+struct PendingCheck {
+  std::string text;
+  std::thread thread;
+  std::exception_ptr error;  // set by the thread: the check's Error, if it found one
+  ~PendingCheck() {
+    if (thread.joinable()) thread.join();
+  }
+};
+
+Document::Document(Document&&) noexcept = default;
+
+Document::~Document() {
+  wait();
+  return_parser(std::move(parser_));
+}
 
 Document& Document::operator=(Document&& other) noexcept {
   if (this != &other) {
+    wait();
     return_parser(std::move(parser_));
     source_ = std::move(other.source_);
+    pending_ = std::move(other.pending_);
     parser_ = std::move(other.parser_);
     root_ = other.root_;
   }
   return *this;
+}
+
+void Document::wait() noexcept {
+  if (pending_ && pending_->thread.joinable()) pending_->thread.join();
+}
+
+void Document::check() {
+  if (!pending_) return;
+  wait();
+  if (pending_->error) std::rethrow_exception(pending_->error);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -845,9 +877,40 @@ class StructureCheck {
   std::string_view dup_key_;
 };
 
+std::string depth_message(const std::string& text, size_t deep_at) {
+  return "invalid JSON at byte offset " + std::to_string(deep_at) + " (" + line_col(text, deep_at) +
+         "): nesting deeper than " + std::to_string(kMaxDepth) + " levels of arrays/objects";
+}
+
+// Duplicate keys and nesting depth, on simdjson's DOM of `text`: throws the Error parse() reports.
+void check_structure(const simdjson::dom::document& dom, const std::string& text, const std::string& source) {
+  StructureCheck check(dom);
+  if (!check.run()) {
+    size_t deep_at = 0;
+    if (!too_deep(text, deep_at)) throw Error(ErrorKind::Internal, source, "nesting depth: the DOM and the text disagree");
+    throw Error(ErrorKind::Input, source, depth_message(text, deep_at));
+  }
+  if (check.found())
+    throw Error(ErrorKind::Input, source + ":" + check.duplicate_pointer(),
+                "duplicate key " + safe_quote(check.duplicate_key()) + " in an object (JSON readers disagree on which value counts)");
+}
+
+// Whether a second thread can run beside this one: at least two CPUs in the affinity mask,
+// and a Slurm allocation (SLURM_CPUS_PER_TASK), if any, of at least two.
+bool may_use_two_cpus() {
+  static const bool yes = [] {
+    if (const char* s = std::getenv("SLURM_CPUS_PER_TASK"); s && std::atoi(s) < 2) return false;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set) >= 2;
+    return std::thread::hardware_concurrency() >= 2;
+  }();
+  return yes;
+}
+
 }  // namespace
 
-Document parse(std::string text, std::string source) {
+Document parse(std::string text, std::string source, CheckMode mode) {
   Document doc;
   doc.source_ = source;
   if (text.find_first_not_of(" \t\r\n") == std::string::npos)
@@ -858,18 +921,13 @@ Document parse(std::string text, std::string source) {
     throw Error(ErrorKind::Input, source,
                 "JSON text of " + std::to_string(text.size()) + " bytes is larger than the limit of " +
                     std::to_string(kMaxDocumentBytes) + " bytes");
-  auto depth_error = [&](size_t deep_at) {
-    return Error(ErrorKind::Input, source,
-                 "invalid JSON at byte offset " + std::to_string(deep_at) + " (" + line_col(text, deep_at) +
-                     "): nesting deeper than " + std::to_string(kMaxDepth) + " levels of arrays/objects");
-  };
   doc.parser_ = take_parser();
   // simdjson's own depth limit (1024) is above kMaxDepth: the exact limit is checked below, on
   // the DOM, and on the error path by a scan of the text (which also gives the byte offset).
   static_assert(kMaxDepth < simdjson::DEFAULT_MAX_DEPTH, "simdjson must accept every depth up to kMaxDepth");
   auto err = doc.parser_->parse(text).get(doc.root_);
   if (err != simdjson::SUCCESS) {
-    if (size_t deep_at = 0; too_deep(text, deep_at)) throw depth_error(deep_at);
+    if (size_t deep_at = 0; too_deep(text, deep_at)) throw Error(ErrorKind::Input, source, depth_message(text, deep_at));
     SyntaxProblem p = SyntaxScanner(text).scan();
     if (!p.found)  // the strict scanner saw nothing wrong: report simdjson's reason
       throw Error(ErrorKind::Input, source, std::string("invalid JSON: ") + simdjson::error_message(err));
@@ -879,15 +937,26 @@ Document parse(std::string text, std::string source) {
     throw Error(ErrorKind::Input, p.pointer.empty() ? source : source + ":" + p.pointer,
                 "invalid JSON " + where + ": " + p.message);
   }
-  StructureCheck check(doc.parser_->doc);
-  if (!check.run()) {
-    size_t deep_at = 0;
-    if (!too_deep(text, deep_at)) throw Error(ErrorKind::Internal, source, "nesting depth: the DOM and the text disagree");
-    throw depth_error(deep_at);
+  if (mode == CheckMode::Deferred && text.size() >= kDeferredCheckBytes && may_use_two_cpus()) {
+    doc.pending_ = std::make_unique<PendingCheck>();
+    PendingCheck& p = *doc.pending_;
+    p.text = std::move(text);
+    const simdjson::dom::document* dom = &doc.parser_->doc;
+    try {
+      p.thread = std::thread([&p, dom, src = doc.source_] {
+        try {
+          check_structure(*dom, p.text, src);
+        } catch (...) {
+          p.error = std::current_exception();
+        }
+      });
+      return doc;
+    } catch (const std::system_error&) {  // no thread to be had: check here
+      text = std::move(p.text);
+      doc.pending_.reset();
+    }
   }
-  if (check.found())
-    throw Error(ErrorKind::Input, source + ":" + check.duplicate_pointer(),
-                "duplicate key " + safe_quote(check.duplicate_key()) + " in an object (JSON readers disagree on which value counts)");
+  check_structure(doc.parser_->doc, text, source);
   return doc;
 }
 

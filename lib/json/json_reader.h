@@ -120,23 +120,32 @@ class Node {
 };
 
 // A parsed document; owns the buffer and the parser that Nodes point into.
+struct PendingCheck;  // json_reader.cpp
+enum class CheckMode { Now, Deferred };  // see parse()
+
 class Document {
  public:
   Document() = default;
   // Returns its parser to a per-thread pool (parsers keep their buffers, so the next parse
   // of a document of up to the same size allocates nothing); see parse().
   ~Document();
-  Document(Document&&) noexcept = default;
+  Document(Document&&) noexcept;
   Document& operator=(Document&& other) noexcept;
   Document(const Document&) = delete;
   Document& operator=(const Document&) = delete;
 
   Node root() const;
   const std::string& source() const { return source_; }
+  // Waits for a deferred structure check (parse(..., CheckMode::Deferred)) and throws the error
+  // it found (a duplicate key, too deep a nesting); returns at once for a document checked when
+  // it was parsed. Idempotent.
+  void check();
 
  private:
-  friend Document parse(std::string text, std::string source);
+  friend Document parse(std::string text, std::string source, CheckMode mode);
+  void wait() noexcept;  // joins a deferred check, keeping its result for check()
   std::string source_;
+  std::unique_ptr<PendingCheck> pending_;
   std::unique_ptr<simdjson::dom::parser> parser_;
   simdjson::dom::element root_;
 };
@@ -146,7 +155,15 @@ class Document {
 // names the text in error messages (a file name or "<stdin>"). A syntax error is an
 // Error(Input) whose where() is "SOURCE:/json/pointer" (the pointer of the value being read)
 // or "SOURCE" before the first value, and whose message gives the byte offset and line:column.
-Document parse(std::string text, std::string source);
+//
+// The structure check (duplicate keys, depth) walks the whole document once more after
+// simdjson. CheckMode::Deferred runs it on a second thread, while the caller reads the DOM,
+// when the document is large (≥ kDeferredCheckBytes) and the process may use two CPUs (its CPU
+// affinity and SLURM_CPUS_PER_TASK allow it); the caller must then call Document::check()
+// before it uses what it read or reports an error of its own (the check's error comes first:
+// a reader's complaint about a document with duplicate keys is not the real problem).
+inline constexpr size_t kDeferredCheckBytes = size_t(256) << 10;
+Document parse(std::string text, std::string source, CheckMode mode = CheckMode::Now);
 
 // Read a file ("-" reads standard input) and parse it.
 Document parse_file(const std::string& path);
