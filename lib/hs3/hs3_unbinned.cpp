@@ -5,6 +5,7 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 #include <Eigen/Cholesky>
 #include <Eigen/Core>
@@ -366,13 +367,15 @@ class Lowerer {
 
   // ---- values ---------------------------------------------------------------------------------
 
-  uint32_t param(const std::string& name) {
+  uint32_t param(const std::string& name) { return g.param(param_index(name)); }
+
+  uint32_t param_index(const std::string& name) {
     auto it = param_index_.find(name);
-    if (it != param_index_.end()) return g.param(it->second);
+    if (it != param_index_.end()) return it->second;
     const uint32_t idx = static_cast<uint32_t>(param_names.size());
     param_names.push_back(name);
     param_index_[name] = idx;
-    return g.param(idx);
+    return idx;
   }
 
   Lowered value(const Node& v, const Ctx& ctx) {
@@ -381,21 +384,44 @@ class Lowerer {
     return value_name(v.as_string(), ctx, v);
   }
 
+  // What a name means apart from the context's observables (which come after numbers and
+  // before everything else): resolved once per name.
+  struct Resolved {
+    enum Kind { Number, Function, Distribution, Data, Param } kind = Param;
+    double number = 0;
+    const Node* node = nullptr;        // Function
+    uint32_t param = UINT32_MAX;       // Param: its index once created (on first use, as before)
+  };
+  Resolved& resolve(const std::string& name) {
+    auto it = names_.find(name);
+    if (it != names_.end()) return it->second;
+    Resolved r;
+    if (parses_as_number(name, &r.number)) r.kind = Resolved::Number;
+    else if ((r.node = doc_.function(name))) r.kind = Resolved::Function;
+    else if (doc_.distribution(name)) r.kind = Resolved::Distribution;
+    else if (doc_.data(name)) r.kind = Resolved::Data;
+    return names_.emplace(name, r).first->second;
+  }
+
   Lowered value_name(const std::string& name, const Ctx& ctx, const Node& where) {
-    double num;
-    if (parses_as_number(name, &num)) return {g.constant(num), false, {}};
+    Resolved& r = resolve(name);
+    if (r.kind == Resolved::Number) return {g.constant(r.number), false, {}};
     if (auto it = ctx.obs.find(name); it != ctx.obs.end()) return {it->second.node, true, {}};
-    if (const Node* f = doc_.function(name)) return function(name, *f, ctx);
-    if (doc_.distribution(name)) {
-      Lowered l = logpdf(name, ctx, where);
-      return {g.add1(Op::Exp, l.node), l.touched, {}};
+    switch (r.kind) {
+      case Resolved::Function: return function(name, *r.node, ctx);
+      case Resolved::Distribution: {
+        Lowered l = logpdf(name, ctx, where);
+        return {g.add1(Op::Exp, l.node), l.touched, {}};
+      }
+      case Resolved::Data: where.fail("'" + name + "' is a data set, not a value");
+      default: break;
     }
-    if (doc_.data(name)) where.fail("'" + name + "' is a data set, not a value");
-    return {param(name), false, {}};
+    if (r.param == UINT32_MAX) r.param = param_index(name);
+    return {g.param(r.param), false, {}};
   }
 
   Lowered function(const std::string& name, const Node& f, const Ctx& ctx) {
-    auto key = std::make_pair(ctx.id, name);
+    const MemoKey key{ctx.id, &f};
     if (auto it = fmemo_.find(key); it != fmemo_.end()) return it->second;
     enter(name, f);
     const std::string type = f.at("type").as_string();
@@ -790,11 +816,18 @@ class Lowerer {
 
   // ---- expressions (parsed once per JSON node, lowered per context) -----------------------------
 
+  // The syntax tree of an expression string, parsed on first use (keyed by the string's place
+  // in the document: the JSON pointer is built only for a parse error).
+  const expr::Expr& parsed(const Node& text) {
+    const char* key = text.as_string_view().data();
+    auto it = parsed_.find(key);
+    if (it == parsed_.end()) it = parsed_.emplace(key, expr::parse(text.as_string(), text.pointer())).first;
+    return it->second;
+  }
+
   Lowered expression(const Node& text, const Ctx& ctx) {
-    auto it = parsed_.find(text.pointer());
-    if (it == parsed_.end()) it = parsed_.emplace(text.pointer(), expr::parse(text.as_string(), text.pointer())).first;
     bool touched = false;
-    const uint32_t n = lower_expr(it->second, ctx, text, touched);
+    const uint32_t n = lower_expr(parsed(text), ctx, text, touched);
     return {n, touched, {}};
   }
 
@@ -865,10 +898,10 @@ class Lowerer {
   // ---- distributions --------------------------------------------------------------------------
 
   Lowered logpdf(const std::string& name, const Ctx& ctx, const Node& where) {
-    auto key = std::make_pair(ctx.id, name);
-    if (auto it = dmemo_.find(key); it != dmemo_.end()) return it->second;
     const Node* dist = doc_.distribution(name);
     if (!dist) where.fail("unknown distribution '" + name + "'");
+    const MemoKey key{ctx.id, dist};
+    if (auto it = dmemo_.find(key); it != dmemo_.end()) return it->second;
     enter(name, *dist);
     Lowered out = lower_dist(*dist, ctx);
     leave();
@@ -1077,9 +1110,8 @@ class Lowerer {
       Node text = d.get("expression") ? d.at("expression") : d.at("formula");
       Lowered f = expression(text, ctx);
       t = f.touched;
-      auto it = parsed_.find(text.pointer());
       std::vector<std::string> obs;
-      for (const std::string& sym : expr::symbols(it->second))
+      for (const std::string& sym : expr::symbols(parsed(text)))
         if (auto o = ctx.obs.find(sym); o != ctx.obs.end() && o->second.ranged) obs.push_back(sym);
       if (obs.size() > 2) d.fail("generic_dist over " + std::to_string(obs.size()) + " observables: normalizing over more than 2 is not supported (the product Gauss-Legendre rule would need 64^" + std::to_string(obs.size()) + " evaluations)");
       if (obs.empty()) {
@@ -1707,8 +1739,18 @@ class Lowerer {
   const Document& doc_;
   int next_ctx_ = 0;
   std::map<std::string, uint32_t> param_index_;
-  std::map<std::pair<int, std::string>, Lowered> fmemo_, dmemo_;
-  std::map<std::string, expr::Expr> parsed_;
+  // Lowered functions and distributions per (context, JSON object).
+  struct MemoKey {
+    int ctx;
+    const Node* object;
+    bool operator==(const MemoKey& o) const { return ctx == o.ctx && object == o.object; }
+  };
+  struct MemoHash {
+    size_t operator()(const MemoKey& k) const { return std::hash<const void*>()(k.object) * 31 + static_cast<size_t>(k.ctx); }
+  };
+  std::unordered_map<MemoKey, Lowered, MemoHash> fmemo_, dmemo_;
+  std::unordered_map<const char*, expr::Expr> parsed_;
+  std::unordered_map<std::string, Resolved> names_;
   std::vector<std::string> active_;
   std::set<std::string> counted_;
   std::map<std::string, std::pair<std::string, std::string>> paired_;  // distribution -> (likelihood, data)
@@ -1746,17 +1788,17 @@ bool needs_general_reader(const Node& root, const GeneralOptions& options, std::
   if (auto d = root.get("distributions"); !d || !d->is_array()) return false;
   auto ls = root.get("likelihoods");
   if (!ls || !ls->is_array()) return false;
-  std::map<std::string, std::pair<std::string, std::string>> types;  // name → (type, pointer of type)
+  std::map<std::string, std::pair<std::string, Node>> types;  // name → (type, its node: the pointer only if needed)
   for (const Node& d : root.at("distributions").elements())
     if (d.is_object() && d.get("name") && d.get("type") && d.at("name").is_string() && d.at("type").is_string())
-      types.emplace(d.at("name").as_string(), std::make_pair(d.at("type").as_string(), d.at("type").pointer()));
+      types.emplace(d.at("name").as_string(), std::make_pair(d.at("type").as_string(), d.at("type")));
   for (const std::string& lname : raw_selection(root, options))
     for (const Node& l : ls->elements()) {
       if (!l.is_object() || !l.get("name") || !l.at("name").is_string() || l.at("name").as_string() != lname) continue;
       if (auto ds = l.get("distributions"); ds && ds->is_array())
         for (const Node& d : ds->elements())
           if (d.is_string() && types.count(d.as_string()) && types.at(d.as_string()).first != "histfactory_dist") {
-            if (where) *where = types.at(d.as_string()).second;
+            if (where) *where = types.at(d.as_string()).second.pointer();
             return true;
           }
     }
@@ -1826,13 +1868,13 @@ GeneralModel GeneralModel::asimov(const std::vector<double>& x) const {
   const AsimovInfo& A = *asimov_info;
   if (!A.unavailable.empty()) throw Error(ErrorKind::Usage, "", "no Asimov dataset for this likelihood: " + A.unavailable);
   if (x.size() != parameters.size()) throw Error(ErrorKind::Internal, "GeneralModel::asimov", "parameter vector size");
-  Graph g = A.graph;
+  Graph g = A.program->graph();
   std::vector<double> val(g.size()), argv;
   std::vector<EventSource> sources;
   std::vector<std::pair<uint32_t, double>> terms = A.scalar_terms;
   std::vector<double> point;
-  for (size_t s = 0; s < A.sources.size(); ++s) {
-    const EventSource& obs = A.sources[s];
+  for (size_t s = 0; s < A.program->sources().size(); ++s) {
+    const EventSource& obs = A.program->sources()[s];
     const AsimovSource& a = A.asimov[s];
     if (a.grid.empty()) {  // point data: kept as observed
       sources.push_back(obs);
@@ -1879,7 +1921,7 @@ GeneralModel GeneralModel::asimov(const std::vector<double>& x) const {
   for (const auto& [name, node] : A.global_means) {
     for (model::Parameter& par : out.parameters) {
       if (par.name != name || !par.fixed) continue;
-      evaluate_nodes(A.graph, x, node, UINT32_MAX, nullptr, val, argv);
+      evaluate_nodes(A.program->graph(), x, node, UINT32_MAX, nullptr, val, argv);
       par.init = val[node];
     }
   }
@@ -1954,14 +1996,13 @@ GeneralModel build_general(const Node& root, const GeneralOptions& options) {
   }
   out.graph_nodes = L.g.size();
   auto info = std::make_shared<AsimovInfo>();
-  info->graph = L.g;
-  info->sources = L.sources;
   info->asimov = std::move(L.asimov_sources);
   info->scalar_terms = L.scalar_terms;
   info->global_means = std::move(L.global_means);
   info->unavailable = std::move(L.asimov_unavailable);
-  out.asimov_info = std::move(info);
   out.program = std::make_shared<Program>(std::move(L.g), std::move(L.sources), std::move(L.scalar_terms), out.parameters.size());
+  info->program = out.program;
+  out.asimov_info = std::move(info);
   out.events = out.program->events();
   spdlog::debug("{} ({})", out.summary(), out.selection);
   return out;

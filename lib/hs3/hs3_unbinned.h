@@ -36,8 +36,8 @@ struct AsimovSource {
   size_t extended_term = 0;               // its ν − n ln ν term in the scalar terms (when rate is set)
 };
 struct AsimovInfo {
-  Graph graph;                                                 // the model's graph (nodes in topological order)
-  std::vector<EventSource> sources;                            // the observed data's sources
+  std::shared_ptr<const Program> program;                      // the model's (shared, not copied): its graph (nodes in
+                                                               // topological order) and the observed data's sources
   std::vector<AsimovSource> asimov;                            // parallel to sources
   std::vector<std::pair<uint32_t, double>> scalar_terms;
   std::vector<std::pair<std::string, uint32_t>> global_means;  // constraint variate → the node it is centred on

@@ -35,6 +35,7 @@ class Program {
   double value(const double* params);
   double value_and_gradient(const double* params, double* gradient);
   const Graph& graph() const { return graph_; }
+  const std::vector<EventSource>& sources() const { return sources_; }
   size_t events() const;
 
  private:
