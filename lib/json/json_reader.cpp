@@ -792,6 +792,8 @@ class StructureCheck {
     return std::string_view(reinterpret_cast<const char*>(p + sizeof len), len);
   }
 
+  static constexpr size_t kSmall = 16;  // objects up to this many members: keys in fixed arrays
+
   // Walks the value at tape index i (a container when depth > 1).
   void walk(size_t i, size_t depth) {
     if (!is_container(i)) return;
@@ -802,20 +804,62 @@ class StructureCheck {
     const size_t close = next(i) - 1;  // the index of ']' or '}'
     if (type(i) == '[') {
       size_t index = 0;
-      for (size_t j = i + 1; j < close && ok_; j = next(j), ++index) {
-        if (!is_container(j)) continue;
-        path_[path_size_++] = {nullptr, index};
-        walk(j, depth + 1);
+      for (size_t j = i + 1; j < close && ok_; ++index) {
+        const char t = type(j);
+        if (t == '[' || t == '{') {
+          path_[path_size_++] = {nullptr, index};
+          walk(j, depth + 1);
+          --path_size_;
+          j = next(j);
+        } else {
+          j += (t == 'd' || t == 'l' || t == 'u') ? 2 : 1;  // numbers take two tape words
+        }
+      }
+      return;
+    }
+    // An object: one pass gathers its keys and the positions of its container values; the
+    // duplicate check runs before the values are walked (the first duplicate in document order
+    // is reported). Larger objects take the sorted check and a second pass.
+    const char* data[kSmall];  // plain arrays: nothing to initialise per object
+    size_t size[kSmall];
+    size_t child[kSmall], child_key[kSmall];
+    size_t n = 0, children = 0;
+    size_t j = i + 1;
+    for (; j < close && n < kSmall; ++n) {  // j: a key, j + 1: its value
+      const std::string_view k = string_at(j);
+      data[n] = k.data();
+      size[n] = k.size();
+      if (is_container(j + 1)) {
+        child[children] = j + 1;
+        child_key[children++] = n;
+      }
+      j = next(j + 1);
+    }
+    if (j < close) {
+      if (!found_) check_large_object(i, close);
+      for (j = i + 1; j < close && ok_; j = next(j + 1)) {
+        if (!is_container(j + 1)) continue;
+        const std::string_view key = string_at(j);
+        path_[path_size_++] = {key.data(), key.size()};
+        walk(j + 1, depth + 1);
         --path_size_;
       }
       return;
     }
-    if (!found_) check_object(i, close);
-    for (size_t j = i + 1; j < close && ok_; j = next(j + 1)) {  // j: a key, j + 1: its value
-      if (!is_container(j + 1)) continue;
-      const std::string_view key = string_at(j);
-      path_[path_size_++] = {key.data(), key.size()};
-      walk(j + 1, depth + 1);
+    if (!found_) {  // pairs compared, the smallest duplicated key kept
+      std::string_view smallest;
+      bool dup = false;
+      for (size_t a = 0; a < n; ++a)
+        for (size_t b = a + 1; b < n; ++b)
+          if (same_key({data[a], size[a]}, {data[b], size[b]}) && (!dup || std::string_view(data[a], size[a]) < smallest)) {
+            smallest = std::string_view(data[a], size[a]);
+            dup = true;
+          }
+      if (dup) record_duplicate(smallest);
+    }
+    for (size_t c = 0; c < children && ok_; ++c) {
+      path_[path_size_++] = {data[child_key[c]], size[child_key[c]]};
+      walk(child[c], depth + 1);
       --path_size_;
     }
   }
@@ -826,39 +870,18 @@ class StructureCheck {
     return a.size() == b.size() && (a.empty() || (a[0] == b[0] && std::memcmp(a.data(), b.data(), a.size()) == 0));
   }
 
-  void check_object(size_t open, size_t close) {
-    // Small objects (the usual case) in a fixed array: compare pairs, keep the smallest
-    // duplicated key; larger ones sorted in keys_.
-    constexpr size_t kSmall = 16;
-    const char* data[kSmall];  // plain arrays: nothing to initialise per object
-    size_t size[kSmall];
-    size_t n = 0;
-    size_t j = open + 1;
-    for (; j < close && n < kSmall; j = next(j + 1), ++n) {
-      const std::string_view k = string_at(j);
-      data[n] = k.data();
-      size[n] = k.size();
-    }
-    std::string_view smallest;
-    const std::string_view* dup = nullptr;
-    if (j >= close) {
-      for (size_t a = 0; a < n; ++a)
-        for (size_t b = a + 1; b < n; ++b)
-          if (size[a] == size[b] && same_key({data[a], size[a]}, {data[b], size[b]}) && (!dup || std::string_view(data[a], size[a]) < *dup)) {
-            smallest = std::string_view(data[a], size[a]);
-            dup = &smallest;
-          }
-    } else {
-      keys_.clear();
-      for (size_t a = 0; a < n; ++a) keys_.emplace_back(data[a], size[a]);
-      for (; j < close; j = next(j + 1)) keys_.push_back(string_at(j));
-      std::sort(keys_.begin(), keys_.end());
-      auto it = std::adjacent_find(keys_.begin(), keys_.end());
-      if (it != keys_.end()) dup = &*it;
-    }
-    if (!dup) return;
+  // An object of more than kSmall members: its keys sorted in keys_.
+  void check_large_object(size_t open, size_t close) {
+    keys_.clear();
+    for (size_t j = open + 1; j < close; j = next(j + 1)) keys_.push_back(string_at(j));
+    std::sort(keys_.begin(), keys_.end());
+    auto it = std::adjacent_find(keys_.begin(), keys_.end());
+    if (it != keys_.end()) record_duplicate(*it);
+  }
+
+  void record_duplicate(std::string_view key) {
     found_ = true;
-    dup_key_ = *dup;
+    dup_key_ = key;
     for (size_t i = 0; i < path_size_; ++i) {
       const Step& s = path_[i];
       dup_pointer_ += "/" + (s.key ? pointer_token(std::string_view(s.key, s.value)) : std::to_string(s.value));

@@ -32,7 +32,7 @@ struct ParamSet {
   std::vector<double> inits, aux, sigmas, factors;  // factors: Poisson τ
   std::vector<std::pair<double, double>> bounds;
   std::vector<bool> fixed;
-  std::string first_pointer;
+  const pyhf::Modifier* first = nullptr;  // the first modifier using the name (its pointer for messages)
   uint32_t first_index = 0;  // index of its first parameter in the Model
   bool placed = false;       // parameter_order: already given its place
 };
@@ -68,9 +68,14 @@ class Builder {
 
     collect_paramsets();
     apply_measurement_config();
+    size_t components = 0;
+    for (const auto& [name, ps] : sets_) components += ps.n;
+    params_.reserve(components);
+    constraints_.reserve(components);
     create_parameters();
     Model m;
     m.parameters = std::move(params_);
+    m.channels.reserve(channels_.size());
     for (const pyhf::Channel* c : channels_) m.channels.push_back(lower_channel(*c));
     m.constraints = std::move(constraints_);
     const std::string poi = opt_.poi ? *opt_.poi : meas_.poi;
@@ -105,16 +110,16 @@ class Builder {
                                   (mod.type == ModifierType::NormSys || mod.type == ModifierType::HistoSys));
       if (!compatible)
         throw_input_error(mod.pointer(), "modifier '" + mod.name + "' of type " + pyhf::to_string(mod.type) +
-                                           " reuses the name of a " + pyhf::to_string(ps.type) + " modifier (" + ps.first_pointer + ")");
+                                           " reuses the name of a " + pyhf::to_string(ps.type) + " modifier (" + ps.first->pointer() + ")");
       return ps;
     }
     ParamSet ps;
     ps.name = mod.name;
     ps.type = mod.type;
-    ps.first_pointer = mod.pointer();
+    ps.first = &mod;
     ps.scalar = !is_per_bin(mod.type);
     ps.n = ps.scalar ? 1 : nbins_hint;
-    auto inserted = sets_.emplace(mod.name, ps).first;
+    auto inserted = sets_.emplace(mod.name, std::move(ps)).first;
     index_.emplace(inserted->first, &inserted->second);
     return inserted->second;
   }
@@ -174,7 +179,7 @@ class Builder {
             case ModifierType::ShapeSys: {
               if (const ParamSet* existing = find_set(mod.name))
                 throw_input_error(mod.pointer(), "shapesys '" + mod.name + "' is defined more than once (first at " +
-                                                     existing->first_pointer + "); pyhf shapesys parameters cannot be shared");
+                                                     existing->first->pointer() + "); pyhf shapesys parameters cannot be shared");
               // τ_b = n_b²/σ_b² for bins with positive nominal and uncertainty; other bins keep a
               // parameter fixed at 1 with τ = aux = 1, and their constraint term stays (pyhf).
               ParamSet& ps = paramset(mod, nb);
@@ -409,6 +414,7 @@ class Builder {
     take(out.observed, ws_.observation(ch.name)->data);
     const size_t nb = ch.nbins();
     std::vector<const pyhf::Sample*> samples;
+    samples.reserve(ch.samples.size());
     for (const pyhf::Sample& smp : ch.samples) samples.push_back(&smp);
     std::sort(samples.begin(), samples.end(), [](auto* a, auto* b) { return a->name < b->name; });  // pyhf sums in this order
     out.samples.reserve(samples.size());

@@ -76,18 +76,18 @@ std::map<std::string, ParameterSet> parameter_sets(const Workspace& ws, json::Er
           const ParameterSet& ps = *it->second;
           if (!shares_with(ps.type, mod.type)) {
             problems.add(mod.pointer(), "modifier " + json::safe_quote(mod.name) + " of type " + to_string(mod.type) +
-                                          " reuses the name of a " + to_string(ps.type) + " modifier (" + ps.first_pointer +
+                                          " reuses the name of a " + to_string(ps.type) + " modifier (" + ps.first_pointer() +
                                           "); pyhf needs one parameter type per name");
             continue;
           }
           if (mod.type == ModifierType::ShapeSys) {
             problems.add(mod.pointer(), "shapesys " + json::safe_quote(mod.name) + " is used more than once (first at " +
-                                          ps.first_pointer + "); a pyhf shapesys name belongs to one sample of one channel");
+                                          ps.first_pointer() + "); a pyhf shapesys name belongs to one sample of one channel");
             continue;
           }
           if (mod.type == ModifierType::ShapeFactor && ps.n != ch.nbins()) {
             problems.add(mod.pointer(), "shapefactor " + json::safe_quote(mod.name) + " is used on channels with " + std::to_string(ps.n) +
-                                          " bins (" + ps.first_pointer + ") and " + std::to_string(ch.nbins()) +
+                                          " bins (" + ps.first_pointer() + ") and " + std::to_string(ch.nbins()) +
                                           " bins; a shared shapefactor needs equal binning");
             continue;
           }
@@ -96,8 +96,8 @@ std::map<std::string, ParameterSet> parameter_sets(const Workspace& ws, json::Er
           ps.name = mod.name;
           ps.type = mod.type;
           ps.n = parameter_defaults(mod.type).per_bin ? ch.nbins() : 1;
-          ps.first_pointer = mod.pointer();
-          auto inserted = sets.emplace(mod.name, ps).first;
+          ps.first = &mod;
+          auto inserted = sets.emplace(mod.name, std::move(ps)).first;
           index.emplace(inserted->first, &inserted->second);
         }
         if (mod.type == ModifierType::StatError) {

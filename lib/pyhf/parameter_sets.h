@@ -35,7 +35,9 @@ struct ParameterSet {
   std::string name;
   ModifierType type = ModifierType::NormFactor;  // the first type seen (histosys/normsys may share)
   size_t n = 1;                                  // number of components
-  std::string first_pointer;                     // the first modifier using the name
+  const Modifier* first = nullptr;               // the first modifier using the name (in the Workspace)
+  // Its JSON pointer, for messages (built on demand).
+  std::string first_pointer() const { return first ? first->pointer() : std::string(); }
 };
 
 // The parameter sets of a workspace read without problems. A modifier that breaks a sharing

@@ -373,6 +373,7 @@ std::optional<Channel> read_channel(const Node& node, ErrorCollector& problems) 
       if (nodes.front().is_object())
         if (auto d = nodes.front().get("data"); d && d->is_array() && d->size() > 0) nbins = d->size();
       std::set<std::string> names;
+      c.samples.reserve(nodes.size());
       for (const Node& snode : nodes) {
         std::optional<Sample> s;
         problems.check([&] { s = read_sample(snode, nbins, c.name, problems); });
@@ -569,6 +570,7 @@ Workspace read_workspace(const json::Node& root, json::ErrorCollector& problems)
     problems.check([&] {
       std::vector<Node> nodes = channels->elements();
       if (nodes.empty()) channels->fail("at least 1 channel expected, found an empty array");
+      ws.channels.reserve(nodes.size());
       for (const Node& cnode : nodes) {
         if (cnode.is_object())
           if (auto n = cnode.get("name"); n && n->is_string() && !channel_names.insert(n->as_string()).second) {
@@ -691,7 +693,7 @@ void check_measurement(const Workspace& ws, const Measurement& measurement, cons
       if (c.name == name) pc = &c;
     if (!pc || !pc->auxdata || !pc->sigmas)
       problems.add(pc ? pc->pointer : measurement.pointer + "/config/parameters",
-                   "lumi modifier " + safe_quote(name) + " (" + ps.first_pointer + ") needs 'auxdata' and 'sigmas' in measurement " +
+                   "lumi modifier " + safe_quote(name) + " (" + ps.first_pointer() + ") needs 'auxdata' and 'sigmas' in measurement " +
                        safe_quote(measurement.name) + "'s parameter configuration");
   }
 }
