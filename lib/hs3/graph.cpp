@@ -267,14 +267,20 @@ uint64_t bits(double v) {
   return b;
 }
 uint64_t mix(uint64_t h, uint64_t v) {
-  h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
-  return h * 0xff51afd7ed558ccdULL;
+  h = (h ^ v) * 0x9e3779b97f4a7c15ULL;
+  return h ^ (h >> 32);
 }
+// The table index is the hash's low bits: every input bit must reach them (constants such as
+// 0.5 or 2 have all-zero low mantissa bits), hence MurmurHash3's finalizer at the end.
 uint64_t node_hash(Op op, double k0, double k1, const uint32_t* args, size_t nargs) {
   uint64_t h = mix(static_cast<uint64_t>(op) + 1, bits(k0));
   h = mix(h, bits(k1));
   for (size_t i = 0; i < nargs; ++i) h = mix(h, args[i]);
-  return h ^ (h >> 29);
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  return h ^ (h >> 33);
 }
 }  // namespace
 

@@ -5,6 +5,7 @@
 // (hs3_unbinned.h); the op table below is one row per operation (forward value and partials in
 // graph.cpp side by side).
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -46,11 +47,38 @@ enum class Op : uint8_t {
 };
 const char* to_string(Op op);
 
+// A node's argument ids: up to kInline in place (every fixed-arity op), more (Sum, LogMix) on
+// the heap, so that building a graph allocates nothing per node.
+class NodeArgs {
+ public:
+  static constexpr size_t kInline = 4;
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  const uint32_t* data() const { return size_ <= kInline ? small_ : big_.data(); }
+  const uint32_t* begin() const { return data(); }
+  const uint32_t* end() const { return data() + size_; }
+  uint32_t operator[](size_t i) const { return data()[i]; }
+  void assign(const uint32_t* first, const uint32_t* last) {
+    size_ = static_cast<size_t>(last - first);
+    if (size_ <= kInline) {
+      std::copy(first, last, small_);
+      big_.clear();
+    } else {
+      big_.assign(first, last);
+    }
+  }
+
+ private:
+  size_t size_ = 0;
+  uint32_t small_[kInline] = {0, 0, 0, 0};
+  std::vector<uint32_t> big_;
+};
+
 struct GraphNode {
   Op op = Op::Const;
   bool event = false;           // depends on a per-event observable
   double k0 = 0, k1 = 0;        // Const value / Param index / Obs slot / op constants
-  std::vector<uint32_t> args;
+  NodeArgs args;
 };
 
 class Graph {
