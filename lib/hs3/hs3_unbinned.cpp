@@ -120,9 +120,67 @@ struct ObsInfo {
   uint32_t edge_lo = UINT32_MAX, edge_hi = UINT32_MAX;
 };
 
+// A context's observables by name: few, so a vector kept in name order (iterated like a map).
+// Every read that finds an observable, and every iteration, counts in *reads: a lowering during
+// which the count did not move depends on the context only through which names are observables
+// (its shape), and is reused in every context of that shape (Lowerer::function, logpdf).
+class ObsMap {
+ public:
+  using value_type = std::pair<std::string, ObsInfo>;
+  using const_iterator = std::vector<value_type>::const_iterator;
+  ObsMap() = default;
+  ObsMap(std::initializer_list<value_type> init) {
+    for (const value_type& v : init) (*this)[v.first] = v.second;
+  }
+  const_iterator begin() const {
+    touch();
+    return v_.begin();
+  }
+  const_iterator end() const { return v_.end(); }
+  const_iterator find(const std::string& name) const {
+    auto it = lower_bound(name);
+    if (it == v_.end() || it->first != name) return v_.end();
+    touch();
+    return it;
+  }
+  size_t count(const std::string& name) const { return find(name) == v_.end() ? 0 : 1; }
+  const ObsInfo& at(const std::string& name) const {
+    auto it = find(name);
+    if (it == v_.end()) throw Error(ErrorKind::Internal, "", "no observable '" + name + "' in the context");
+    return it->second;
+  }
+  ObsInfo& operator[](const std::string& name) {
+    auto it = v_.begin() + (lower_bound(name) - v_.cbegin());
+    if (it == v_.end() || it->first != name) it = v_.insert(it, value_type(name, ObsInfo{0, false, 0, 0}));
+    return it->second;
+  }
+  // Whether `name` is an observable, without counting a read (the shape says it).
+  bool has(const std::string& name) const {
+    auto it = lower_bound(name);
+    return it != v_.end() && it->first == name;
+  }
+  // The names, each followed by a NUL: the shape's key.
+  std::string names() const {
+    std::string k;
+    for (const value_type& v : v_) (k += v.first) += '\0';
+    return k;
+  }
+  uint64_t* reads = nullptr;
+
+ private:
+  const_iterator lower_bound(const std::string& name) const {
+    return std::lower_bound(v_.begin(), v_.end(), name, [](const value_type& v, const std::string& n) { return v.first < n; });
+  }
+  void touch() const {
+    if (reads) ++*reads;
+  }
+  std::vector<value_type> v_;
+};
+
 struct Ctx {
   int id = 0;
-  std::map<std::string, ObsInfo> obs;
+  int shape = 0;  // the set of observable names (Lowerer::context)
+  ObsMap obs;
 };
 
 struct Lowered {
@@ -152,10 +210,13 @@ class Lowerer {
   std::string asimov_unavailable;
   bool validate = false;  // structural check only (check_object)
 
-  Ctx context(std::map<std::string, ObsInfo> obs) {
+  // A new context; `shape` when the caller knows it (the same names as another context's).
+  Ctx context(ObsMap obs, int shape = -1) {
     Ctx c;
     c.id = next_ctx_++;
     c.obs = std::move(obs);
+    c.obs.reads = &obs_reads_;
+    c.shape = shape >= 0 ? shape : shapes_.emplace(c.obs.names(), static_cast<int>(shapes_.size())).first->second;
     return c;
   }
 
@@ -209,7 +270,7 @@ class Lowerer {
     if (dist.at("type").as_string() == "histfactory_dist")
       dist.at("type").fail("histfactory_dist in a likelihood together with other distribution types (or paired with non-binned data) is not supported yet");
     const uint32_t s = static_cast<uint32_t>(sources.size());
-    std::map<std::string, ObsInfo> obs;
+    ObsMap obs;
     for (size_t k = 0; k < data.axes.size(); ++k) {
       const Axis& a = data.axes[k];
       obs[a.name] = ObsInfo{g.obs(s, static_cast<uint32_t>(k)), a.has_min && a.has_max, a.min, a.max};
@@ -421,8 +482,9 @@ class Lowerer {
   }
 
   Lowered function(const std::string& name, const Node& f, const Ctx& ctx) {
-    const MemoKey key{ctx.id, &f};
-    if (auto it = fmemo_.find(key); it != fmemo_.end()) return it->second;
+    const MemoKey key{ctx.id, &f}, by_shape{-1 - ctx.shape, &f};
+    if (const Lowered* l = memo(fmemo_, key, by_shape)) return *l;
+    const uint64_t reads = obs_reads_;
     enter(name, f);
     const std::string type = f.at("type").as_string();
     Lowered out;
@@ -559,7 +621,7 @@ class Lowerer {
       const uint32_t h = f.get("eps") ? value(f.at("eps"), ctx).node
                                       : g.add2(Op::Mul, g.constant(1e-3), g.add2(Op::Max, g.constant(1), g.add1(Op::Abs, x0.node)));
       auto at = [&](double k) {
-        std::map<std::string, ObsInfo> o = ctx.obs;
+        ObsMap o = ctx.obs;
         o[xn] = ObsInfo{g.add2(Op::Add, x0.node, g.add2(Op::Mul, g.constant(k), h)), false, 0, 0};
         Ctx c2 = context(std::move(o));
         Lowered l = value(fn, c2);
@@ -653,7 +715,7 @@ class Lowerer {
       f.at("type").fail("function type '" + type + "' is valid HS3 but not supported by this hs3fit build yet");
     }
     leave();
-    fmemo_[key] = out;
+    remember(fmemo_, key, by_shape, out, reads);
     return out;
   }
 
@@ -849,11 +911,7 @@ class Lowerer {
       case Kind::Binary: {
         const uint32_t a = lower_expr(e.args[0], ctx, where, touched);
         const uint32_t b = lower_expr(e.args[1], ctx, where, touched);
-        static const std::map<std::string, Op> ops = {
-            {"+", Op::Add}, {"-", Op::Sub}, {"*", Op::Mul}, {"/", Op::Div}, {"^", Op::Pow},
-            {"<", Op::Lt}, {"<=", Op::Le}, {">", Op::Gt}, {">=", Op::Ge}, {"==", Op::Eq},
-            {"!=", Op::Ne}, {"===", Op::EqExact}, {"!==", Op::NeExact}, {"&&", Op::And}, {"||", Op::Or}};
-        const Op op = ops.at(e.name);
+        const Op op = binary_op(e.name);
         if (op == Op::Pow) return power(a, b);
         return g.add2(op, a, b);
       }
@@ -885,6 +943,26 @@ class Lowerer {
     return g.constant(0);
   }
 
+  // The graph op of an expression's binary operator (expr.h's spellings, `**` as `^`).
+  static Op binary_op(const std::string& name) {
+    const char c = name[0], c1 = name.size() > 1 ? name[1] : '\0';
+    switch (c) {
+      case '+': return Op::Add;
+      case '-': return Op::Sub;
+      case '*': return Op::Mul;
+      case '/': return Op::Div;
+      case '^': return Op::Pow;
+      case '<': return c1 == '=' ? Op::Le : Op::Lt;
+      case '>': return c1 == '=' ? Op::Ge : Op::Gt;
+      case '=': return name.size() == 3 ? Op::EqExact : Op::Eq;
+      case '!': return name.size() == 3 ? Op::NeExact : Op::Ne;
+      case '&': return Op::And;
+      case '|': return Op::Or;
+      default: break;
+    }
+    throw Error(ErrorKind::Internal, "", "unknown binary operator '" + name + "'");
+  }
+
   uint32_t power(uint32_t a, uint32_t b) {
     if (g.is_const(b)) {
       const double k = g.const_value(b);
@@ -900,12 +978,13 @@ class Lowerer {
   Lowered logpdf(const std::string& name, const Ctx& ctx, const Node& where) {
     const Node* dist = doc_.distribution(name);
     if (!dist) where.fail("unknown distribution '" + name + "'");
-    const MemoKey key{ctx.id, dist};
-    if (auto it = dmemo_.find(key); it != dmemo_.end()) return it->second;
+    const MemoKey key{ctx.id, dist}, by_shape{-1 - ctx.shape, dist};
+    if (const Lowered* l = memo(dmemo_, key, by_shape)) return *l;
+    const uint64_t reads = obs_reads_;
     enter(name, *dist);
     Lowered out = lower_dist(*dist, ctx);
     leave();
-    dmemo_[key] = out;
+    remember(dmemo_, key, by_shape, out, reads);
     return out;
   }
 
@@ -956,17 +1035,19 @@ class Lowerer {
                      bool cluster_hi = false, bool keep_range = false) {
     const auto& rule = gauss_legendre();
     const uint32_t width = sub(hi, lo);
+    const bool same_names = ctx.obs.has(obs);
     std::vector<uint32_t> terms;
+    terms.reserve(kQuadPanels * rule.size());
     for (int p = 0; p < kQuadPanels; ++p)
       for (const auto& [t, wt] : rule) {
         const double tau = (p + 0.5 * (t + 1)) / kQuadPanels;
         const double frac = cluster_hi ? 1 - (1 - tau) * (1 - tau) : tau;
         const double w = cluster_hi ? wt * 2 * (1 - tau) : wt;  // dx/dτ
         const uint32_t x = add(lo, mul(width, C(frac)));
-        std::map<std::string, ObsInfo> o = ctx.obs;
+        ObsMap o = ctx.obs;
         const ObsInfo* was = keep_range ? &ctx.obs.at(obs) : nullptr;
         o[obs] = was ? ObsInfo{x, true, was->lo, was->hi} : ObsInfo{x, false, 0, 0};
-        Ctx sub_ctx = context(std::move(o));
+        Ctx sub_ctx = context(std::move(o), same_names ? ctx.shape : -1);
         terms.push_back(mul(C(0.5 * w / kQuadPanels), density(sub_ctx)));
       }
     return mul(width, g.add(Op::Sum, terms));
@@ -1748,7 +1829,29 @@ class Lowerer {
   struct MemoHash {
     size_t operator()(const MemoKey& k) const { return std::hash<const void*>()(k.object) * 31 + static_cast<size_t>(k.ctx); }
   };
-  std::unordered_map<MemoKey, Lowered, MemoHash> fmemo_, dmemo_;
+  // Lowered functions and distributions per (context, JSON object), and per (−1 − shape, JSON
+  // object) those whose lowering read no observable of its context (ObsMap).
+  struct Memo {
+    Lowered lowered;
+    bool reads_obs = false;
+  };
+  using MemoMap = std::unordered_map<MemoKey, Memo, MemoHash>;
+  const Lowered* memo(const MemoMap& m, const MemoKey& key, const MemoKey& by_shape) {
+    if (auto it = m.find(key); it != m.end()) {
+      if (it->second.reads_obs) ++obs_reads_;  // the caller depends on the context through it
+      return &it->second.lowered;
+    }
+    if (auto it = m.find(by_shape); it != m.end()) return &it->second.lowered;
+    return nullptr;
+  }
+  void remember(MemoMap& m, const MemoKey& key, const MemoKey& by_shape, const Lowered& l, uint64_t reads_before) {
+    const bool reads_obs = obs_reads_ != reads_before;
+    m[key] = Memo{l, reads_obs};
+    if (!reads_obs) m[by_shape] = Memo{l, false};
+  }
+  MemoMap fmemo_, dmemo_;
+  uint64_t obs_reads_ = 0;
+  std::map<std::string, int> shapes_;  // observable names (ObsMap::names) → shape
   std::unordered_map<const char*, expr::Expr> parsed_;
   std::unordered_map<std::string, Resolved> names_;
   std::vector<std::string> active_;
