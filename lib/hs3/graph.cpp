@@ -16,16 +16,12 @@ namespace {
 constexpr double kTwoOverSqrtPi = 1.1283791670955126;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-int op_arity(Op op) {
-  switch (op) {
-#define HS3FIT_X(name, arity) \
-  case Op::name:              \
-    return arity;
+constexpr int kArity[] = {
+#define HS3FIT_X(name, arity) arity,
     HS3FIT_GRAPH_OPS(HS3FIT_X)
 #undef HS3FIT_X
-  }
-  return 0;
-}
+};
+int op_arity(Op op) { return kArity[static_cast<size_t>(op)]; }
 
 bool approx_equal(double a, double b) {
   return std::fabs(a - b) <= 4 * std::numeric_limits<double>::epsilon() * std::max(std::fabs(a), std::fabs(b));
@@ -297,13 +293,16 @@ uint32_t Graph::intern(Op op, bool event, double k0, double k1, const uint32_t* 
       return id;
   }
   const uint32_t id = static_cast<uint32_t>(nodes_.size());
-  GraphNode n;
+  if (nodes_.capacity() == nodes_.size()) {
+    nodes_.reserve(std::max<size_t>(256, 2 * nodes_.size()));
+    hashes_.reserve(nodes_.capacity());
+  }
+  GraphNode& n = nodes_.emplace_back();
   n.op = op;
   n.event = event;
   n.k0 = k0;
   n.k1 = k1;
   n.args.assign(args, args + nargs);
-  nodes_.push_back(std::move(n));
   hashes_.push_back(h);
   table_[i] = id;
   if (2 * nodes_.size() > table_.size()) {  // grow: re-insert every node

@@ -5,6 +5,7 @@
 #include <limits>
 #include <map>
 #include <set>
+#include <tuple>
 #include <unordered_map>
 
 #include <Eigen/Cholesky>
@@ -893,7 +894,25 @@ class Lowerer {
     return {n, touched, {}};
   }
 
+  // A subtree that read no observable (ObsMap) is the same in every context of the same shape:
+  // lowered once per shape (the quadrature points of a normalization share their shape, and
+  // redo only the part that depends on the abscissa).
   uint32_t lower_expr(const expr::Expr& e, const Ctx& ctx, const Node& where, bool& touched) {
+    if (e.kind == expr::Kind::Number) return g.constant(e.value);
+    const ExprKey key{&e, ctx.shape};
+    if (auto it = ememo_.find(key); it != ememo_.end()) {
+      touched |= it->second.second;
+      return it->second.first;
+    }
+    const uint64_t reads = obs_reads_;
+    bool t = false;
+    const uint32_t n = lower_expr_node(e, ctx, where, t);
+    touched |= t;
+    if (obs_reads_ == reads) ememo_.emplace(key, std::make_pair(n, t));
+    return n;
+  }
+
+  uint32_t lower_expr_node(const expr::Expr& e, const Ctx& ctx, const Node& where, bool& touched) {
     using expr::Kind;
     switch (e.kind) {
       case Kind::Number: return g.constant(e.value);
@@ -1036,19 +1055,32 @@ class Lowerer {
     const auto& rule = gauss_legendre();
     const uint32_t width = sub(hi, lo);
     const bool same_names = ctx.obs.has(obs);
+    // The abscissae and weights of (lo, hi), made once (most integrals share their axis).
+    std::vector<std::pair<uint32_t, uint32_t>>& nodes = rules_[std::make_tuple(lo, hi, cluster_hi)];
+    const bool made = !nodes.empty();
+    if (!made) nodes.reserve(kQuadPanels * rule.size());
     std::vector<uint32_t> terms;
     terms.reserve(kQuadPanels * rule.size());
+    // One context per abscissa (a new id each: the memos are per context), its observables
+    // updated in place (a context is only read while the density is lowered).
+    const ObsInfo* was = keep_range ? &ctx.obs.at(obs) : nullptr;
+    ObsMap o = ctx.obs;
+    o[obs] = ObsInfo{0, false, 0, 0};  // set per abscissa
+    Ctx sub_ctx = context(std::move(o), same_names ? ctx.shape : -1);
+    size_t k = 0;
     for (int p = 0; p < kQuadPanels; ++p)
       for (const auto& [t, wt] : rule) {
-        const double tau = (p + 0.5 * (t + 1)) / kQuadPanels;
-        const double frac = cluster_hi ? 1 - (1 - tau) * (1 - tau) : tau;
-        const double w = cluster_hi ? wt * 2 * (1 - tau) : wt;  // dx/dτ
-        const uint32_t x = add(lo, mul(width, C(frac)));
-        ObsMap o = ctx.obs;
-        const ObsInfo* was = keep_range ? &ctx.obs.at(obs) : nullptr;
-        o[obs] = was ? ObsInfo{x, true, was->lo, was->hi} : ObsInfo{x, false, 0, 0};
-        Ctx sub_ctx = context(std::move(o), same_names ? ctx.shape : -1);
-        terms.push_back(mul(C(0.5 * w / kQuadPanels), density(sub_ctx)));
+        if (!made) {
+          const double tau = (p + 0.5 * (t + 1)) / kQuadPanels;
+          const double frac = cluster_hi ? 1 - (1 - tau) * (1 - tau) : tau;
+          const double w = cluster_hi ? wt * 2 * (1 - tau) : wt;  // dx/dτ
+          const uint32_t x = add(lo, mul(width, C(frac)));
+          nodes.emplace_back(x, C(0.5 * w / kQuadPanels));
+        }
+        const auto [x, weight] = nodes[k++];
+        if (k > 1) sub_ctx.id = next_ctx_++;
+        sub_ctx.obs[obs] = was ? ObsInfo{x, true, was->lo, was->hi} : ObsInfo{x, false, 0, 0};
+        terms.push_back(mul(weight, density(sub_ctx)));
       }
     return mul(width, g.add(Op::Sum, terms));
   }
@@ -1201,9 +1233,13 @@ class Lowerer {
         return out;
       }
       // Over the box of its observables' axes: the composite Gauss–Legendre rule per axis (product rule).
+      const expr::Expr& tree = parsed(text);
       std::function<uint32_t(const Ctx&, size_t)> integral = [&](const Ctx& c, size_t k) -> uint32_t {
         const ObsInfo& o = ctx.obs.at(obs[k]);
-        return integrate(c, obs[k], C(o.lo), C(o.hi), [&](const Ctx& c2) { return k + 1 == obs.size() ? expression(text, c2).node : integral(c2, k + 1); });
+        return integrate(c, obs[k], C(o.lo), C(o.hi), [&](const Ctx& c2) {
+          bool ct = false;
+          return k + 1 == obs.size() ? lower_expr(tree, c2, text, ct) : integral(c2, k + 1);
+        });
       };
       const uint32_t norm = integral(ctx, 0);
       out.node = sub(log(f.node), log(norm));
@@ -1850,6 +1886,16 @@ class Lowerer {
     if (!reads_obs) m[by_shape] = Memo{l, false};
   }
   MemoMap fmemo_, dmemo_;
+  std::map<std::tuple<uint32_t, uint32_t, bool>, std::vector<std::pair<uint32_t, uint32_t>>> rules_;  // integrate: (lo, hi, cluster) → (x, weight) nodes
+  struct ExprKey {
+    const expr::Expr* e;
+    int shape;
+    bool operator==(const ExprKey& o) const { return e == o.e && shape == o.shape; }
+  };
+  struct ExprHash {
+    size_t operator()(const ExprKey& k) const { return std::hash<const void*>()(k.e) * 31 + static_cast<size_t>(k.shape); }
+  };
+  std::unordered_map<ExprKey, std::pair<uint32_t, bool>, ExprHash> ememo_;  // (node, touched) of subtrees per shape
   uint64_t obs_reads_ = 0;
   std::map<std::string, int> shapes_;  // observable names (ObsMap::names) → shape
   std::unordered_map<const char*, expr::Expr> parsed_;
