@@ -58,15 +58,27 @@ Data read_data(const Node& d) {
     if (k == 0) d.at("axes").fail("expected at least one axis");
     out.columns.assign(k, {});
     Node entries = d.at("entries");
-    for (const Node& e : entries.elements()) {
-      if (!e.is_array() || e.size() != k) e.fail("expected an array of " + std::to_string(k) + " coordinate(s), one per axis");
+    // Read from simdjson's arrays directly (no Node per entry and value); a Node is made only
+    // to report a problem at its pointer.
+    simdjson::dom::array rows;
+    if (entries.raw().get_array().get(rows) != simdjson::SUCCESS) entries.elements();  // throws "expected an array"
+    for (size_t i = 0; i < k; ++i) out.columns[i].reserve(rows.size());
+    size_t index = 0;
+    for (simdjson::dom::element row : rows) {
+      simdjson::dom::array xs;
+      if (row.get_array().get(xs) != simdjson::SUCCESS || xs.size() != k)
+        entries.element_node(row, index).fail("expected an array of " + std::to_string(k) + " coordinate(s), one per axis");
       size_t i = 0;
-      for (const Node& x : e.elements()) {
-        const double v = x.as_number();
+      for (simdjson::dom::element x : xs) {
+        double v;
+        if (x.get_double().get(v) != simdjson::SUCCESS || !std::isfinite(v)) v = entries.element_node(row, index).elements()[i].as_number();  // throws
         const Axis& a = out.axes[i];
-        if (v < a.min || v > a.max) x.fail("entry " + std::to_string(v) + " outside the axis '" + a.name + "' range [" + std::to_string(a.min) + ", " + std::to_string(a.max) + "]");
+        if (v < a.min || v > a.max)
+          entries.element_node(row, index).elements()[i].fail("entry " + std::to_string(v) + " outside the axis '" + a.name + "' range [" +
+                                                              std::to_string(a.min) + ", " + std::to_string(a.max) + "]");
         out.columns[i++].push_back(v);
       }
+      ++index;
     }
     if (auto w = d.get("weights")) {
       out.weights = w->as_numbers();

@@ -465,8 +465,9 @@ class Lowerer {
     return names_.emplace(name, r).first->second;
   }
 
-  Lowered value_name(const std::string& name, const Ctx& ctx, const Node& where) {
-    Resolved& r = resolve(name);
+  Lowered value_name(const std::string& name, const Ctx& ctx, const Node& where) { return value_resolved(name, resolve(name), ctx, where); }
+
+  Lowered value_resolved(const std::string& name, Resolved& r, const Ctx& ctx, const Node& where) {
     if (r.kind == Resolved::Number) return {g.constant(r.number), false, {}};
     if (auto it = ctx.obs.find(name); it != ctx.obs.end()) return {it->second.node, true, {}};
     switch (r.kind) {
@@ -879,85 +880,131 @@ class Lowerer {
 
   // ---- expressions (parsed once per JSON node, lowered per context) -----------------------------
 
-  // The syntax tree of an expression string, parsed on first use (keyed by the string's place
-  // in the document: the JSON pointer is built only for a parse error).
-  const expr::Expr& parsed(const Node& text) {
-    const char* key = text.as_string_view().data();
-    auto it = parsed_.find(key);
-    if (it == parsed_.end()) it = parsed_.emplace(key, expr::parse(text.as_string(), text.pointer())).first;
-    return it->second;
-  }
+  // An expression compiled for lowering: operators mapped to graph ops and symbols resolved
+  // (apart from the context's observables) once. A node whose lowering read no observable
+  // (ObsMap) is the same in every context of the same shape and remembers it: the quadrature
+  // points of a normalization share their shape and redo only what depends on the abscissa.
+  struct CExpr {
+    enum Code : uint8_t { Number, Symbol, Op1, Op2, Op3, Plus, Pow, Log10, Exp2, Unknown };
+    Code code = Number;
+    Op op = Op::Const;
+    double value = 0;
+    const std::string* name = nullptr;  // Symbol: the name; Unknown: the function
+    Resolved* sym = nullptr;            // Symbol
+    std::vector<CExpr> args;
+    std::vector<std::pair<int, std::pair<uint32_t, bool>>> by_shape;  // shape → (node, touched)
+  };
+  struct Parsed {
+    expr::Expr tree;
+    CExpr code;
+  };
 
-  Lowered expression(const Node& text, const Ctx& ctx) {
-    bool touched = false;
-    const uint32_t n = lower_expr(parsed(text), ctx, text, touched);
-    return {n, touched, {}};
-  }
-
-  // A subtree that read no observable (ObsMap) is the same in every context of the same shape:
-  // lowered once per shape (the quadrature points of a normalization share their shape, and
-  // redo only the part that depends on the abscissa).
-  uint32_t lower_expr(const expr::Expr& e, const Ctx& ctx, const Node& where, bool& touched) {
-    if (e.kind == expr::Kind::Number) return g.constant(e.value);
-    const ExprKey key{&e, ctx.shape};
-    if (auto it = ememo_.find(key); it != ememo_.end()) {
-      touched |= it->second.second;
-      return it->second.first;
-    }
-    const uint64_t reads = obs_reads_;
-    bool t = false;
-    const uint32_t n = lower_expr_node(e, ctx, where, t);
-    touched |= t;
-    if (obs_reads_ == reads) ememo_.emplace(key, std::make_pair(n, t));
-    return n;
-  }
-
-  uint32_t lower_expr_node(const expr::Expr& e, const Ctx& ctx, const Node& where, bool& touched) {
+  CExpr compile(const expr::Expr& e) {
     using expr::Kind;
+    CExpr c;
+    for (const expr::Expr& a : e.args) c.args.push_back(compile(a));
     switch (e.kind) {
-      case Kind::Number: return g.constant(e.value);
-      case Kind::Symbol: {
-        Lowered l = value_name(e.name, ctx, where);
-        touched |= l.touched;
-        return l.node;
-      }
-      case Kind::Unary: {
-        const uint32_t a = lower_expr(e.args[0], ctx, where, touched);
-        if (e.name == "-") return g.add1(Op::Neg, a);
-        if (e.name == "!") return g.add1(Op::Not, a);
-        return a;
-      }
-      case Kind::Binary: {
-        const uint32_t a = lower_expr(e.args[0], ctx, where, touched);
-        const uint32_t b = lower_expr(e.args[1], ctx, where, touched);
-        const Op op = binary_op(e.name);
-        if (op == Op::Pow) return power(a, b);
-        return g.add2(op, a, b);
-      }
-      case Kind::Ternary: {
-        const uint32_t c = lower_expr(e.args[0], ctx, where, touched);
-        const uint32_t a = lower_expr(e.args[1], ctx, where, touched);
-        const uint32_t b = lower_expr(e.args[2], ctx, where, touched);
-        return g.add(Op::Select, {c, a, b});
-      }
+      case Kind::Number: c.value = e.value; break;
+      case Kind::Symbol:
+        c.code = CExpr::Symbol;
+        c.name = &e.name;
+        c.sym = &resolve(e.name);
+        break;
+      case Kind::Unary:
+        c.code = e.name == "-" || e.name == "!" ? CExpr::Op1 : CExpr::Plus;
+        c.op = e.name == "-" ? Op::Neg : Op::Not;
+        break;
+      case Kind::Binary:
+        c.op = binary_op(e.name);
+        c.code = c.op == Op::Pow ? CExpr::Pow : CExpr::Op2;
+        break;
+      case Kind::Ternary:
+        c.code = CExpr::Op3;
+        c.op = Op::Select;
+        break;
       case Kind::Call: {
-        std::vector<uint32_t> a;
-        for (const auto& x : e.args) a.push_back(lower_expr(x, ctx, where, touched));
         static const std::map<std::string, Op> unary = {
             {"exp", Op::Exp}, {"log", Op::Log}, {"sqrt", Op::Sqrt}, {"abs", Op::Abs}, {"sin", Op::Sin},
             {"cos", Op::Cos}, {"tan", Op::Tan}, {"asin", Op::Asin}, {"acos", Op::Acos}, {"atan", Op::Atan},
             {"sinh", Op::Sinh}, {"cosh", Op::Cosh}, {"tanh", Op::Tanh}, {"erf", Op::Erf}, {"erfc", Op::Erfc},
             {"floor", Op::Floor}, {"ceil", Op::Ceil}, {"lgamma", Op::LGamma}};
-        if (auto u = unary.find(e.name); u != unary.end()) return g.add1(u->second, a[0]);
-        if (e.name == "pow") return power(a[0], a[1]);
-        if (e.name == "min") return g.add2(Op::Min, a[0], a[1]);
-        if (e.name == "max") return g.add2(Op::Max, a[0], a[1]);
-        if (e.name == "atan2") return g.add2(Op::Atan2, a[0], a[1]);
-        if (e.name == "log10") return g.add2(Op::Div, g.add1(Op::Log, a[0]), g.constant(M_LN10));
-        if (e.name == "exp2") return power(g.constant(2), a[0]);
-        if (e.name == "ifelse") return g.add(Op::Select, {a[0], a[1], a[2]});
-        where.fail("function '" + e.name + "' has no lowering");
+        static const std::map<std::string, Op> binary = {{"min", Op::Min}, {"max", Op::Max}, {"atan2", Op::Atan2}};
+        if (auto u = unary.find(e.name); u != unary.end()) {
+          c.code = CExpr::Op1;
+          c.op = u->second;
+        } else if (auto b = binary.find(e.name); b != binary.end()) {
+          c.code = CExpr::Op2;
+          c.op = b->second;
+        } else if (e.name == "pow") {
+          c.code = CExpr::Pow;
+        } else if (e.name == "log10") {
+          c.code = CExpr::Log10;
+        } else if (e.name == "exp2") {
+          c.code = CExpr::Exp2;
+        } else if (e.name == "ifelse") {
+          c.code = CExpr::Op3;
+          c.op = Op::Select;
+        } else {
+          c.code = CExpr::Unknown;  // reported when lowered, after its arguments (as before)
+          c.name = &e.name;
+        }
+        break;
       }
+    }
+    return c;
+  }
+
+  // An expression string, parsed and compiled on first use (keyed by the string's place in the
+  // document: the JSON pointer is built only for a parse error).
+  Parsed& parsed(const Node& text) {
+    const char* key = text.as_string_view().data();
+    auto it = parsed_.find(key);
+    if (it == parsed_.end()) {
+      it = parsed_.emplace(key, Parsed{expr::parse(text.as_string(), text.pointer()), {}}).first;
+      it->second.code = compile(it->second.tree);  // names point into the stored tree
+    }
+    return it->second;
+  }
+
+  Lowered expression(const Node& text, const Ctx& ctx) {
+    bool touched = false;
+    const uint32_t n = lower_expr(parsed(text).code, ctx, text, touched);
+    return {n, touched, {}};
+  }
+
+  uint32_t lower_expr(CExpr& e, const Ctx& ctx, const Node& where, bool& touched) {
+    if (e.code == CExpr::Number) return g.constant(e.value);
+    for (const auto& [shape, r] : e.by_shape)
+      if (shape == ctx.shape) {
+        touched |= r.second;
+        return r.first;
+      }
+    const uint64_t reads = obs_reads_;
+    bool t = false;
+    const uint32_t n = lower_expr_node(e, ctx, where, t);
+    touched |= t;
+    if (obs_reads_ == reads) e.by_shape.emplace_back(ctx.shape, std::make_pair(n, t));
+    return n;
+  }
+
+  uint32_t lower_expr_node(CExpr& e, const Ctx& ctx, const Node& where, bool& touched) {
+    uint32_t a[3] = {0, 0, 0};
+    for (size_t i = 0; i < e.args.size() && i < 3; ++i) a[i] = lower_expr(e.args[i], ctx, where, touched);
+    switch (e.code) {
+      case CExpr::Number: return g.constant(e.value);
+      case CExpr::Symbol: {
+        Lowered l = value_resolved(*e.name, *e.sym, ctx, where);
+        touched |= l.touched;
+        return l.node;
+      }
+      case CExpr::Op1: return g.add1(e.op, a[0]);
+      case CExpr::Op2: return g.add2(e.op, a[0], a[1]);
+      case CExpr::Op3: return g.add(e.op, a, 3);
+      case CExpr::Plus: return a[0];
+      case CExpr::Pow: return power(a[0], a[1]);
+      case CExpr::Log10: return g.add2(Op::Div, g.add1(Op::Log, a[0]), g.constant(M_LN10));
+      case CExpr::Exp2: return power(g.constant(2), a[0]);
+      case CExpr::Unknown: where.fail("function '" + *e.name + "' has no lowering");
     }
     return g.constant(0);
   }
@@ -1224,7 +1271,7 @@ class Lowerer {
       Lowered f = expression(text, ctx);
       t = f.touched;
       std::vector<std::string> obs;
-      for (const std::string& sym : expr::symbols(parsed(text)))
+      for (const std::string& sym : expr::symbols(parsed(text).tree))
         if (auto o = ctx.obs.find(sym); o != ctx.obs.end() && o->second.ranged) obs.push_back(sym);
       if (obs.size() > 2) d.fail("generic_dist over " + std::to_string(obs.size()) + " observables: normalizing over more than 2 is not supported (the product Gauss-Legendre rule would need 64^" + std::to_string(obs.size()) + " evaluations)");
       if (obs.empty()) {
@@ -1233,7 +1280,7 @@ class Lowerer {
         return out;
       }
       // Over the box of its observables' axes: the composite Gauss–Legendre rule per axis (product rule).
-      const expr::Expr& tree = parsed(text);
+      CExpr& tree = parsed(text).code;
       std::function<uint32_t(const Ctx&, size_t)> integral = [&](const Ctx& c, size_t k) -> uint32_t {
         const ObsInfo& o = ctx.obs.at(obs[k]);
         return integrate(c, obs[k], C(o.lo), C(o.hi), [&](const Ctx& c2) {
@@ -1887,18 +1934,9 @@ class Lowerer {
   }
   MemoMap fmemo_, dmemo_;
   std::map<std::tuple<uint32_t, uint32_t, bool>, std::vector<std::pair<uint32_t, uint32_t>>> rules_;  // integrate: (lo, hi, cluster) → (x, weight) nodes
-  struct ExprKey {
-    const expr::Expr* e;
-    int shape;
-    bool operator==(const ExprKey& o) const { return e == o.e && shape == o.shape; }
-  };
-  struct ExprHash {
-    size_t operator()(const ExprKey& k) const { return std::hash<const void*>()(k.e) * 31 + static_cast<size_t>(k.shape); }
-  };
-  std::unordered_map<ExprKey, std::pair<uint32_t, bool>, ExprHash> ememo_;  // (node, touched) of subtrees per shape
   uint64_t obs_reads_ = 0;
   std::map<std::string, int> shapes_;  // observable names (ObsMap::names) → shape
-  std::unordered_map<const char*, expr::Expr> parsed_;
+  std::unordered_map<const char*, Parsed> parsed_;
   std::unordered_map<std::string, Resolved> names_;
   std::vector<std::string> active_;
   std::set<std::string> counted_;
@@ -1934,24 +1972,42 @@ std::vector<std::string> raw_selection(const Node& root, const GeneralOptions& o
 }  // namespace
 
 bool needs_general_reader(const Node& root, const GeneralOptions& options, std::string* where) {
-  if (auto d = root.get("distributions"); !d || !d->is_array()) return false;
+  auto dists = root.get("distributions");
+  if (!dists || !dists->is_array()) return false;
   auto ls = root.get("likelihoods");
   if (!ls || !ls->is_array()) return false;
-  std::map<std::string, std::pair<std::string, Node>> types;  // name → (type, its node: the pointer only if needed)
-  for (const Node& d : root.at("distributions").elements())
-    if (d.is_object() && d.get("name") && d.get("type") && d.at("name").is_string() && d.at("type").is_string())
-      types.emplace(d.at("name").as_string(), std::make_pair(d.at("type").as_string(), d.at("type")));
+  // The selected likelihoods' distribution names, then one pass over the distributions for
+  // their types (the first non-histfactory_dist in likelihood order is reported).
+  std::vector<std::string_view> names;
   for (const std::string& lname : raw_selection(root, options))
     for (const Node& l : ls->elements()) {
-      if (!l.is_object() || !l.get("name") || !l.at("name").is_string() || l.at("name").as_string() != lname) continue;
+      if (!l.is_object() || !l.get("name") || !l.at("name").is_string() || l.at("name").as_string_view() != lname) continue;
       if (auto ds = l.get("distributions"); ds && ds->is_array())
         for (const Node& d : ds->elements())
-          if (d.is_string() && types.count(d.as_string()) && types.at(d.as_string()).first != "histfactory_dist") {
-            if (where) *where = types.at(d.as_string()).second.pointer();
-            return true;
-          }
+          if (d.is_string()) names.push_back(d.as_string_view());
     }
-  return false;
+  if (names.empty()) return false;
+  size_t first = names.size();  // the earliest listed name that is a general distribution
+  std::optional<Node> type_of_first;
+  std::vector<char> decided(names.size(), 0);  // by the first distribution of that name
+  for (const Node& d : dists->elements()) {
+    if (!d.is_object()) continue;
+    auto name = d.get("name"), type = d.get("type");
+    if (!name || !type || !name->is_string() || !type->is_string()) continue;
+    const std::string_view n = name->as_string_view();
+    const bool general = type->as_string_view() != "histfactory_dist";
+    for (size_t i = 0; i < names.size(); ++i)
+      if (!decided[i] && names[i] == n) {
+        decided[i] = 1;
+        if (general && i < first) {
+          first = i;
+          type_of_first = *type;
+        }
+      }
+  }
+  if (!type_of_first) return false;
+  if (where) *where = type_of_first->pointer();
+  return true;
 }
 
 std::string check_object(const Document& doc, const std::string& name, bool is_function) {
