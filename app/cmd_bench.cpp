@@ -26,6 +26,7 @@
 
 #include "commands.h"
 #include "common_options.h"
+#include "core/allocator.h"
 #include "core/error.h"
 #include "eval/evaluator.h"
 #include "eval/kernels.h"
@@ -462,6 +463,7 @@ void write_environment(json::Writer& w, const BenchSettings& s, const std::strin
   w.key("threads").value(s.threads);
   w.key("clock").value(g_cpu_clock ? "cpu" : "wall");
   w.key("compiler").value(std::string("g++ ") + __VERSION__);
+  w.key("allocator").value(allocator_name());
 #ifdef NDEBUG
   w.key("build").value("release");
 #else
@@ -578,8 +580,8 @@ std::string result_table(const BenchResult& r, const std::optional<Reference>& r
     out += fmt::format("folding     {} modifier entries pruned, {} shared normsys entries, {} shared factor lists, {} constant yields\n",
                        r.folding.pruned_modifiers, r.folding.shared_entries, r.folding.shared_products, r.folding.constant_yields);
   }
-  out += fmt::format("machine     {} ({} logical CPUs), SIMD {}, threads {}\n\n", cpu_model(), std::thread::hardware_concurrency(),
-                     r.simd_target, r.threads);
+  out += fmt::format("machine     {} ({} logical CPUs), SIMD {}, threads {}, {}\n\n", cpu_model(), std::thread::hardware_concurrency(),
+                     r.simd_target, r.threads, allocator_name());
   std::string hdr = fmt::format("{:<28} {:>11} {:>11} {:>8}", "stage", "min", "median", "samples");
   if (ref) hdr += fmt::format(" {:>12} {:>9}", ref->tool, "speedup");
   out += hdr + "\n";

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
+#include <string>
 
+#include "core/allocator.h"
 #include "eval/evaluator.h"
 #include "tape/compiler.h"
 #include "workspace.h"
@@ -11,4 +13,16 @@ TEST_CASE("simple-2bin NLL at pyhf's suggested init equals pyhf's", "[smoke]") {
   std::vector<double> x = lm.model.initial_values();
   // shared/reference/pyhf/simple-2bin.json: nll_at_init.twice_nll
   CHECK(2 * ev.nll(x.data()) == Approx(25.167266297778653).epsilon(1e-12));
+}
+
+TEST_CASE("the allocator the build chose serves operator new", "[smoke]") {
+  const std::string name = hs3fit::allocator_name();
+#ifdef HS3FIT_EXPECT_MIMALLOC
+  // Release builds link mimalloc (CMake option HS3FIT_MIMALLOC): it must really override new.
+  CHECK(name.rfind("mimalloc 2.", 0) == 0);
+  CHECK(hs3fit::allocator_owns_new_blocks());
+#else
+  CHECK(name == "glibc malloc");  // sanitizer builds keep ASan's allocator
+  CHECK_FALSE(hs3fit::allocator_owns_new_blocks());
+#endif
 }

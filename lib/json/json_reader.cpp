@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -137,12 +138,33 @@ std::string Node::type_name() const {
   return "value";
 }
 
+namespace {
+// A key that is its own pointer token: printable ASCII without '~' and '/', not cut (the
+// usual case: "channels", "samples", names), appended as it is.
+bool plain_token(std::string_view key) {
+  if (key.size() > 200) return false;
+  for (const char ch : key) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c >= 0x7F || c == '~' || c == '/') return false;
+  }
+  return true;
+}
+}  // namespace
+
 std::string Node::pointer() const {
   std::string p = base_ ? *base_ : std::string();
+  p.reserve(p.size() + 16 * num_steps_);
   for (size_t i = 0; i < num_steps_; ++i) {
     p += '/';
-    if (steps_[i].key) p += pointer_token(std::string_view(steps_[i].key, steps_[i].value));
-    else p += std::to_string(steps_[i].value);
+    if (steps_[i].key) {
+      const std::string_view key(steps_[i].key, steps_[i].value);
+      if (plain_token(key)) p.append(key.data(), key.size());
+      else p += pointer_token(key);
+    } else {
+      char digits[24];
+      const auto end = std::to_chars(digits, digits + sizeof digits, steps_[i].value).ptr;
+      p.append(digits, static_cast<size_t>(end - digits));
+    }
   }
   return p;
 }
@@ -335,15 +357,34 @@ constexpr size_t kPoolSize = 4;
 thread_local bool pool_destroyed = false;
 struct ParserPool {
   std::vector<std::unique_ptr<simdjson::dom::parser>> parsers;
+  // The text buffer of the last parsed document (up to kPooledCapacity), for read_text's next
+  // file: a fresh multi-KB buffer costs a malloc that consolidates the heap's free lists.
+  std::string text;
   ParserPool() = default;
   ParserPool(const ParserPool&) = delete;
   ParserPool& operator=(const ParserPool&) = delete;
   ~ParserPool() { pool_destroyed = true; }
 };
-std::vector<std::unique_ptr<simdjson::dom::parser>>* parser_pool() {
+ParserPool* pool_instance() {
   if (pool_destroyed) return nullptr;
   thread_local ParserPool pool;
-  return &pool.parsers;
+  return &pool;
+}
+std::vector<std::unique_ptr<simdjson::dom::parser>>* parser_pool() {
+  ParserPool* pool = pool_instance();
+  return pool ? &pool->parsers : nullptr;
+}
+std::string take_text_buffer() {
+  ParserPool* pool = pool_instance();
+  std::string out;
+  if (pool) out.swap(pool->text);
+  out.clear();
+  return out;
+}
+void return_text_buffer(std::string&& text) noexcept {
+  ParserPool* pool = pool_instance();
+  if (!pool || text.capacity() > kPooledCapacity || text.capacity() <= pool->text.capacity()) return;
+  pool->text.swap(text);
 }
 std::unique_ptr<simdjson::dom::parser> take_parser() {
   auto* pool = parser_pool();
@@ -980,6 +1021,7 @@ Document parse(std::string text, std::string source, CheckMode mode) {
     }
   }
   check_structure(doc.parser_->doc, text, source);
+  return_text_buffer(std::move(text));
   return doc;
 }
 
@@ -995,7 +1037,7 @@ std::string read_text(const std::string& path) {
     f = std::fopen(path.c_str(), "rb");
     if (!f) throw Error(ErrorKind::Io, path, std::string("cannot open file: ") + std::strerror(errno));
   }
-  std::string text;
+  std::string text = take_text_buffer();
   // A regular file is read into one allocation, with the padding simdjson needs after the
   // text, so that neither the reading nor the parser copies it again.
   if (f != stdin) {
