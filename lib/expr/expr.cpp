@@ -59,18 +59,21 @@ class Parser {
   void skip() {
     while (i_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[i_]))) ++i_;
   }
+  // Whether the text at i_ starts with `tok` (the first character compared first: most tries fail there).
+  bool at(const char* tok) const {
+    if (i_ >= s_.size() || s_[i_] != tok[0]) return false;
+    const size_t n = std::char_traits<char>::length(tok);
+    return s_.compare(i_, n, tok) == 0;
+  }
   bool eat(const char* tok) {
     skip();
-    size_t n = std::char_traits<char>::length(tok);
-    if (s_.compare(i_, n, tok) == 0) {
-      i_ += n;
-      return true;
-    }
-    return false;
+    if (!at(tok)) return false;
+    i_ += std::char_traits<char>::length(tok);
+    return true;
   }
   bool peek(const char* tok) {
     skip();
-    return s_.compare(i_, std::char_traits<char>::length(tok), tok) == 0;
+    return at(tok);
   }
   static Expr binary(const std::string& op, Expr a, Expr b) {
     Expr e;

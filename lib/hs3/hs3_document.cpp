@@ -25,6 +25,46 @@ std::string listing(const Map& m) {
   return names.empty() ? std::string() : " (available: " + join(names) + ")";
 }
 
+// Each element of array `list` with its index, from simdjson directly (a Node only where a
+// reader needs one for a message); not an array: the "expected array" error of elements().
+template <class Fn>
+void for_each_element(const Node& list, Fn&& fn) {
+  simdjson::dom::array arr;
+  if (list.raw().get_array().get(arr) != simdjson::SUCCESS) list.elements();  // throws
+  size_t i = 0;
+  for (simdjson::dom::element el : arr) fn(el, i++);
+}
+
+// An optional finite number member (absent or null: untouched); false if it is something else.
+bool fast_optional_number(const simdjson::dom::object& o, std::string_view key, double& out) {
+  simdjson::dom::element v;
+  if (o.at_key(key).get(v) != simdjson::SUCCESS || v.is_null()) return true;
+  double d;
+  if (v.get_double().get(d) != simdjson::SUCCESS || !std::isfinite(d)) return false;
+  out = d;
+  return true;
+}
+
+// A domain axis {name, min?, max?} read directly; false when anything needs the checked path
+// (which reports the problem at its pointer).
+bool fast_domain_axis(simdjson::dom::element el, DomainAxis& a) {
+  simdjson::dom::object o;
+  std::string_view name;
+  if (el.get_object().get(o) != simdjson::SUCCESS || o.at_key("name").get_string().get(name) != simdjson::SUCCESS) return false;
+  a = DomainAxis{std::string(name), -INFINITY, INFINITY};
+  return fast_optional_number(o, "min", a.min) && fast_optional_number(o, "max", a.max) && !(a.min > a.max);
+}
+
+// A parameter point entry {name, value, const?} read directly; false as above.
+bool fast_point_entry(simdjson::dom::element el, std::string_view& name, PointEntry& e) {
+  simdjson::dom::object o;
+  if (el.get_object().get(o) != simdjson::SUCCESS || o.at_key("name").get_string().get(name) != simdjson::SUCCESS) return false;
+  simdjson::dom::element v;
+  if (o.at_key("value").get(v) != simdjson::SUCCESS || v.get_double().get(e.value) != simdjson::SUCCESS || !std::isfinite(e.value)) return false;
+  if (o.at_key("const").get(v) == simdjson::SUCCESS && v.get_bool().get(e.is_const) != simdjson::SUCCESS) return false;
+  return true;
+}
+
 Axis read_axis(const Node& ax, bool binned) {
   Axis a;
   a.name = ax.at("name").as_string();
@@ -170,24 +210,35 @@ Document::Document(const Node& root) : root_(root) {
   each("domains", [&](const Node& n, const std::string& name) {
     std::vector<DomainAxis> axes;
     Node list = n.get("axes") ? n.at("axes") : n.at("variables");
-    for (const Node& ax : list.elements()) {
-      DomainAxis a{ax.at("name").as_string(), -INFINITY, INFINITY};
-      if (auto v = ax.get("min"); v && !v->is_null()) a.min = v->as_number();
-      if (auto v = ax.get("max"); v && !v->is_null()) a.max = v->as_number();
-      if (a.min > a.max) ax.fail("min " + std::to_string(a.min) + " > max " + std::to_string(a.max));
-      axes.push_back(a);
-    }
+    for_each_element(list, [&](simdjson::dom::element el, size_t i) {
+      DomainAxis a;
+      if (!fast_domain_axis(el, a)) {
+        const Node ax = list.element_node(el, i);
+        a = DomainAxis{ax.at("name").as_string(), -INFINITY, INFINITY};
+        if (auto v = ax.get("min"); v && !v->is_null()) a.min = v->as_number();
+        if (auto v = ax.get("max"); v && !v->is_null()) a.max = v->as_number();
+        if (a.min > a.max) ax.fail("min " + std::to_string(a.min) + " > max " + std::to_string(a.max));
+      }
+      axes.push_back(std::move(a));
+    });
     if (!domains_.emplace(name, std::move(axes)).second) dup(n, name, "domains");
     domain_order_.push_back(name);
   });
   each("parameter_points", [&](const Node& n, const std::string& name) {
     std::map<std::string, PointEntry> pt;
-    for (const Node& p : n.at("parameters").elements()) {
+    const Node params = n.at("parameters");
+    for_each_element(params, [&](simdjson::dom::element el, size_t i) {
+      std::string_view pname;
       PointEntry e;
+      if (fast_point_entry(el, pname, e)) {
+        pt[std::string(pname)] = e;
+        return;
+      }
+      const Node p = params.element_node(el, i);
       e.value = p.at("value").as_number();
       if (auto c = p.get("const")) e.is_const = c->as_bool();
       pt[p.at("name").as_string()] = e;
-    }
+    });
     if (!points_.emplace(name, std::move(pt)).second) dup(n, name, "parameter_points");
     point_order_.push_back(name);
   });

@@ -156,9 +156,15 @@ class ObsMap {
     return it->second;
   }
   // Whether `name` is an observable, without counting a read (the shape says it).
-  bool has(const std::string& name) const {
+  bool has(const std::string& name) const { return slot(name) >= 0; }
+  // Its index in name order (the same in every context of the same shape), or −1.
+  int slot(const std::string& name) const {
     auto it = lower_bound(name);
-    return it != v_.end() && it->first == name;
+    return it != v_.end() && it->first == name ? static_cast<int>(it - v_.begin()) : -1;
+  }
+  const ObsInfo& at_slot(size_t i) const {
+    touch();
+    return v_[i].second;
   }
   // The names, each followed by a NUL: the shape's key.
   std::string names() const {
@@ -891,6 +897,7 @@ class Lowerer {
     double value = 0;
     const std::string* name = nullptr;  // Symbol: the name; Unknown: the function
     Resolved* sym = nullptr;            // Symbol
+    int shape = -1, slot = -1;          // Symbol: its place among the observables of contexts of this shape (−1: none)
     std::vector<CExpr> args;
     std::vector<std::pair<int, std::pair<uint32_t, bool>>> by_shape;  // shape → (node, touched)
   };
@@ -993,6 +1000,14 @@ class Lowerer {
     switch (e.code) {
       case CExpr::Number: return g.constant(e.value);
       case CExpr::Symbol: {
+        if (e.shape != ctx.shape) {  // which observable it is depends on the shape only
+          e.shape = ctx.shape;
+          e.slot = ctx.obs.slot(*e.name);
+        }
+        if (e.slot >= 0 && e.sym->kind != Resolved::Number) {  // as value_resolved: numbers first, then observables
+          touched = true;
+          return ctx.obs.at_slot(static_cast<size_t>(e.slot)).node;
+        }
         Lowered l = value_resolved(*e.name, *e.sym, ctx, where);
         touched |= l.touched;
         return l.node;
