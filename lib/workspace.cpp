@@ -36,9 +36,13 @@ LoadedModel load_model(const std::string& path, const LoadOptions& options) {
   try {
     return load(path, options);
   } catch (const Error& e) {
-    // Name the file in front of a bare JSON pointer.
-    if (e.kind() == ErrorKind::Input && !e.where().empty() && e.where()[0] == '/')
-      throw Error(e.kind(), (path == "-" ? std::string("<stdin>") : path) + ":" + e.where(), e.message());
+    // Name the file in front of a bare JSON pointer (an absolute path is already a name: the
+    // parser's errors start with it, "/data/ws.json" or "/data/ws.json:/channels/0").
+    const std::string source = path == "-" ? std::string("<stdin>") : path;
+    const std::string& where = e.where();
+    const bool named = where.compare(0, source.size(), source) == 0 && (where.size() == source.size() || where[source.size()] == ':');
+    if (e.kind() == ErrorKind::Input && !where.empty() && where[0] == '/' && !named)
+      throw Error(e.kind(), source + ":" + where, e.message());
     throw;
   }
 }

@@ -184,3 +184,21 @@ TEST_CASE("loading a large workspace: a duplicate key outranks the reader's own 
     CHECK(contains(e.message(), "duplicate key"));
   }
 }
+
+TEST_CASE("errors in a file given by absolute path name it once", "[json]") {
+  hs3test::TempFile bad_json("{\"channels\": [1,]}"), bad_value(R"({"channels": 3, "observations": [], "measurements": [], "version": "1.0.0"})");
+  REQUIRE(bad_json.path()[0] == '/');
+  try {
+    hs3fit::load_model(bad_json.path(), {});
+    FAIL("invalid JSON accepted");
+  } catch (const Error& e) {
+    CHECK(e.where().rfind(bad_json.path(), 0) == 0);
+    CHECK(e.where().find(bad_json.path() + ":" + bad_json.path()) == std::string::npos);
+  }
+  try {
+    hs3fit::load_model(bad_value.path(), {});
+    FAIL("channels: 3 accepted");
+  } catch (const Error& e) {
+    CHECK(e.where() == bad_value.path() + ":/channels");
+  }
+}
