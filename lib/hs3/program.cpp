@@ -19,17 +19,20 @@ Program::Program(Graph graph, std::vector<EventSource> sources, std::vector<std:
     : graph_(std::move(graph)), sources_(std::move(sources)), scalar_terms_(std::move(scalar_terms)), nparams_(nparams) {
   const size_t N = graph_.size();
   size_t max_slots = 0, max_args = 3;
+  scalar_order_.reserve(N);
   for (uint32_t id = 0; id < N; ++id) {
     if (!graph_[id].event) scalar_order_.push_back(id);
     max_args = std::max(max_args, graph_[id].args.size());
   }
   val_.assign(N, 0);
   adj_.assign(N, 0);
+  plans_.reserve(sources_.size());
+  std::vector<char> seen(N, 0), needs(N, 0);  // per source; cleared again after it (only its nodes were set)
+  std::vector<uint32_t> stack;
   for (size_t s = 0; s < sources_.size(); ++s) {
     Plan p;
     p.slot.assign(N, kNoSlot);
-    std::vector<char> seen(N, 0);
-    std::vector<uint32_t> stack{sources_[s].root};
+    stack.assign(1, sources_[s].root);
     while (!stack.empty()) {
       const uint32_t id = stack.back();
       stack.pop_back();
@@ -53,7 +56,6 @@ Program::Program(Graph graph, std::vector<EventSource> sources, std::vector<std:
           p.scalars.push_back(a);
         }
     // Adjoint slots that accumulate (+=) and so must start at 0 in every block.
-    std::vector<char> needs(N, 0);
     for (uint32_t id : p.nodes) {
       const GraphNode& n = graph_[id];
       for (size_t k = 0; k < n.args.size(); ++k) {
@@ -65,6 +67,11 @@ Program::Program(Graph graph, std::vector<EventSource> sources, std::vector<std:
     for (uint32_t id : p.nodes)
       if (needs[id] && id != sources_[s].root) p.zero.push_back(p.slot[id]);
     for (uint32_t id : p.scalars) p.zero.push_back(p.slot[id]);
+    for (uint32_t id : p.nodes) {
+      seen[id] = 0;
+      needs[id] = 0;
+      for (uint32_t a : graph_[id].args) needs[a] = 0;
+    }
     max_slots = std::max<size_t>(max_slots, p.nslots);
     if (graph_[sources_[s].root].event) p.mix2 = find_mix2(graph_, p, sources_[s].root);
     plans_.push_back(std::move(p));
