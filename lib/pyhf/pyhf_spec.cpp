@@ -82,7 +82,6 @@ std::string name_string(const Node& n) {
 
 std::string nonempty_name(const Node& n);
 
-std::string nonempty_name_of(const Node& obj) { return nonempty_name(obj.at("name")); }
 
 // The "name" member's value: a non-empty name without control characters.
 std::string nonempty_name(const Node& n) {
@@ -361,9 +360,11 @@ std::optional<Channel> read_channel(const Node& node, ErrorCollector& problems) 
   Channel c;
   c.pointer = node.pointer();
   expect_object(node, "a channel");
-  node.check_keys({"name", "samples"}, "a channel", problems);
-  problems.check([&] { c.name = nonempty_name_of(node); });
-  std::optional<Node> samples = required(node, "samples", problems);
+  std::optional<Node> field[2];
+  if (!node.pick({"name", "samples"}, field)) node.check_keys({"name", "samples"}, "a channel", problems);
+  problems.check([&] { c.name = nonempty_name(node.required(field[0], "name")); });
+  std::optional<Node> samples;
+  problems.check([&] { samples = node.required(field[1], "samples"); });
   if (samples) {
     problems.check([&] {
       std::vector<Node> nodes = samples->elements();
@@ -395,10 +396,11 @@ std::optional<Observation> read_observation(const Node& node, ErrorCollector& pr
   Observation o;
   o.pointer = node.pointer();
   expect_object(node, "an observation");
-  node.check_keys({"name", "data"}, "an observation", problems);
-  problems.check([&] { o.name = nonempty_name_of(node); });
+  std::optional<Node> field[2];
+  if (!node.pick({"name", "data"}, field)) node.check_keys({"name", "data"}, "an observation", problems);
+  problems.check([&] { o.name = nonempty_name(node.required(field[0], "name")); });
   problems.check([&] {
-    Node data = node.at("data");
+    Node data = node.required(field[1], "data");
     o.data = data.as_numbers();
     if (o.data.empty()) data.fail("observed data: at least 1 bin expected, found an empty array");
     for (size_t i = 0; i < o.data.size(); ++i)
@@ -421,15 +423,18 @@ std::optional<ParameterConfig> read_parameter_config(const Node& node, ErrorColl
   ParameterConfig p;
   p.pointer = node.pointer();
   expect_object(node, "a parameter configuration");
-  node.check_keys({"name", "inits", "bounds", "fixed", "auxdata", "sigmas", "factors"}, "a parameter configuration", problems);
-  problems.check([&] { p.name = nonempty_name_of(node); });
+  // One pass over the members (pick) finds the seven fields; unknown keys are reported as before.
+  std::optional<Node> field[7];
+  if (!node.pick({"name", "inits", "bounds", "fixed", "auxdata", "sigmas", "factors"}, field))
+    node.check_keys({"name", "inits", "bounds", "fixed", "auxdata", "sigmas", "factors"}, "a parameter configuration", problems);
+  problems.check([&] { p.name = nonempty_name(node.required(field[0], "name")); });
   auto nonempty_numbers = [&](const Node& v, const char* what) {
     std::vector<double> out = v.as_numbers();
     if (out.empty()) v.fail(std::string(what) + ": at least 1 value expected, found an empty array");
     return out;
   };
-  if (auto v = node.get("inits")) problems.check([&] { p.inits = nonempty_numbers(*v, "inits"); });
-  if (auto v = node.get("bounds")) {
+  if (const auto& v = field[1]) problems.check([&] { p.inits = nonempty_numbers(*v, "inits"); });
+  if (const auto& v = field[2]) {
     problems.check([&] {
       std::vector<std::pair<double, double>> bounds;
       std::vector<Node> pairs = v->elements();
@@ -447,10 +452,10 @@ std::optional<ParameterConfig> read_parameter_config(const Node& node, ErrorColl
       p.bounds = bounds;
     });
   }
-  if (auto v = node.get("fixed")) problems.check([&] { p.fixed = v->as_bool(); });
-  if (auto v = node.get("auxdata")) problems.check([&] { p.auxdata = nonempty_numbers(*v, "auxdata"); });
-  if (auto v = node.get("sigmas")) problems.check([&] { p.sigmas = positive_numbers(*v, "sigmas", problems); });
-  if (auto v = node.get("factors")) problems.check([&] { p.factors = positive_numbers(*v, "factors", problems); });
+  if (const auto& v = field[3]) problems.check([&] { p.fixed = v->as_bool(); });
+  if (const auto& v = field[4]) problems.check([&] { p.auxdata = nonempty_numbers(*v, "auxdata"); });
+  if (const auto& v = field[5]) problems.check([&] { p.sigmas = positive_numbers(*v, "sigmas", problems); });
+  if (const auto& v = field[6]) problems.check([&] { p.factors = positive_numbers(*v, "factors", problems); });
   if (problems.count() != before) return std::nullopt;
   return p;
 }
@@ -460,15 +465,18 @@ std::optional<Measurement> read_measurement(const Node& node, ErrorCollector& pr
   Measurement m;
   m.pointer = node.pointer();
   expect_object(node, "a measurement");
-  node.check_keys({"name", "config"}, "a measurement", problems);
-  problems.check([&] { m.name = nonempty_name_of(node); });
-  std::optional<Node> config = required(node, "config", problems);
+  std::optional<Node> field[2];
+  if (!node.pick({"name", "config"}, field)) node.check_keys({"name", "config"}, "a measurement", problems);
+  problems.check([&] { m.name = nonempty_name(node.required(field[0], "name")); });
+  std::optional<Node> config;
+  problems.check([&] { config = node.required(field[1], "config"); });
   if (config) {
     problems.check([&] {
       expect_object(*config, "a measurement config");
-      config->check_keys({"poi", "parameters"}, "a measurement config", problems);
-      problems.check([&] { m.poi = name_string(config->at("poi")); });
-      if (auto params = config->get("parameters")) {
+      std::optional<Node> cfield[2];
+      if (!config->pick({"poi", "parameters"}, cfield)) config->check_keys({"poi", "parameters"}, "a measurement config", problems);
+      problems.check([&] { m.poi = name_string(config->required(cfield[0], "poi")); });
+      if (const auto& params = cfield[1]) {
         std::set<std::string> names;
         for (const Node& pnode : params->elements()) {
           std::optional<ParameterConfig> p;
