@@ -80,9 +80,6 @@ std::string name_string(const Node& n) {
   return s;
 }
 
-std::string nonempty_name(const Node& n);
-
-
 // The "name" member's value: a non-empty name without control characters.
 std::string nonempty_name(const Node& n) {
   std::string s = name_string(n);
@@ -94,6 +91,20 @@ std::string nonempty_name(const Node& n) {
 std::optional<Node> required(const Node& obj, const char* key, ErrorCollector& problems) {
   std::optional<Node> out;
   problems.check([&] { out = obj.at(key); });
+  return out;
+}
+
+// The members named `keys` of an object in one pass (found[i] for keys[i]); any other member
+// is reported by check_keys as an unknown key of `what`.
+void pick_fields(const Node& node, std::initializer_list<std::string_view> keys, std::optional<Node>* found, const char* what,
+                 ErrorCollector& problems) {
+  if (!node.pick(keys, found)) node.check_keys(keys, what, problems);
+}
+
+// A member found by pick_fields, or a recorded "missing required field" problem.
+std::optional<Node> required(const Node& obj, const std::optional<Node>& found, const char* key, ErrorCollector& problems) {
+  std::optional<Node> out;
+  problems.check([&] { out = obj.required(found, key); });
   return out;
 }
 
@@ -154,13 +165,11 @@ std::optional<Modifier> read_modifier(const Node& node, size_t nbins, ErrorColle
   const size_t before = problems.count();
   Modifier m;
   expect_object(node, "a modifier");
-  // One pass over the members finds the three fields; unknown keys are reported as before.
   std::optional<Node> field[3];
-  if (!node.pick({"name", "type", "data"}, field)) node.check_keys({"name", "type", "data"}, "a modifier", problems);
+  pick_fields(node, {"name", "type", "data"}, field, "a modifier", problems);
   problems.check([&] { m.name = nonempty_name(node.required(field[0], "name")); });
   if (!problems.check([&] { m.type = parse_modifier_type(node.required(field[1], "type")); })) return std::nullopt;
-  std::optional<Node> data;
-  problems.check([&] { data = node.required(field[2], "data"); });
+  std::optional<Node> data = required(node, field[2], "data", problems);
   if (!data) return std::nullopt;
   const char* const kind = to_string(m.type);
   problems.check([&] {
@@ -173,7 +182,7 @@ std::optional<Modifier> read_modifier(const Node& node, size_t nbins, ErrorColle
       case ModifierType::NormSys: {
         expect_object(*data, "normsys data {\"hi\": factor, \"lo\": factor}");
         std::optional<Node> hilo[2];
-        if (!data->pick({"hi", "lo"}, hilo)) data->check_keys({"hi", "lo"}, "normsys data", problems);
+        pick_fields(*data, {"hi", "lo"}, hilo, "normsys data", problems);
         // The interpolation (codes 1 and 4) takes log(hi) and log(lo): factors must be > 0.
         problems.check([&] {
           Node hi = data->required(hilo[0], "hi");
@@ -190,7 +199,7 @@ std::optional<Modifier> read_modifier(const Node& node, size_t nbins, ErrorColle
       case ModifierType::HistoSys: {
         expect_object(*data, "histosys data {\"hi_data\": [...], \"lo_data\": [...]}");
         std::optional<Node> hilo[2];
-        if (!data->pick({"hi_data", "lo_data"}, hilo)) data->check_keys({"hi_data", "lo_data"}, "histosys data", problems);
+        pick_fields(*data, {"hi_data", "lo_data"}, hilo, "histosys data", problems);
         problems.check([&] { m.hi_data = bin_values(data->required(hilo[0], "hi_data"), nbins, "histosys", "hi_data", problems); });
         problems.check([&] { m.lo_data = bin_values(data->required(hilo[1], "lo_data"), nbins, "histosys", "lo_data", problems); });
         break;
@@ -300,7 +309,7 @@ std::optional<Sample> read_sample(const Node& node, std::optional<size_t> nbins,
   s.pointer = node.pointer();
   expect_object(node, "a sample");
   std::optional<Node> field[3];
-  if (!node.pick({"name", "data", "modifiers"}, field)) node.check_keys({"name", "data", "modifiers"}, "a sample", problems);
+  pick_fields(node, {"name", "data", "modifiers"}, field, "a sample", problems);
   problems.check([&] { s.name = nonempty_name(node.required(field[0], "name")); });
   const bool data_ok = problems.check([&] {
     Node data = node.required(field[1], "data");
@@ -310,8 +319,7 @@ std::optional<Sample> read_sample(const Node& node, std::optional<size_t> nbins,
       data.fail("sample data: " + std::to_string(s.data.size()) + " bins, but channel " + safe_quote(channel) + " has " +
                 std::to_string(*nbins) + " (the bin count of its first sample)");
   });
-  std::optional<Node> mods;
-  problems.check([&] { mods = node.required(field[2], "modifiers"); });
+  std::optional<Node> mods = required(node, field[2], "modifiers", problems);
   if (mods && data_ok) {
     problems.check([&] {
       simdjson::dom::array array;
@@ -361,10 +369,9 @@ std::optional<Channel> read_channel(const Node& node, ErrorCollector& problems) 
   c.pointer = node.pointer();
   expect_object(node, "a channel");
   std::optional<Node> field[2];
-  if (!node.pick({"name", "samples"}, field)) node.check_keys({"name", "samples"}, "a channel", problems);
+  pick_fields(node, {"name", "samples"}, field, "a channel", problems);
   problems.check([&] { c.name = nonempty_name(node.required(field[0], "name")); });
-  std::optional<Node> samples;
-  problems.check([&] { samples = node.required(field[1], "samples"); });
+  std::optional<Node> samples = required(node, field[1], "samples", problems);
   if (samples) {
     problems.check([&] {
       std::vector<Node> nodes = samples->elements();
@@ -397,7 +404,7 @@ std::optional<Observation> read_observation(const Node& node, ErrorCollector& pr
   o.pointer = node.pointer();
   expect_object(node, "an observation");
   std::optional<Node> field[2];
-  if (!node.pick({"name", "data"}, field)) node.check_keys({"name", "data"}, "an observation", problems);
+  pick_fields(node, {"name", "data"}, field, "an observation", problems);
   problems.check([&] { o.name = nonempty_name(node.required(field[0], "name")); });
   problems.check([&] {
     Node data = node.required(field[1], "data");
@@ -423,10 +430,8 @@ std::optional<ParameterConfig> read_parameter_config(const Node& node, ErrorColl
   ParameterConfig p;
   p.pointer = node.pointer();
   expect_object(node, "a parameter configuration");
-  // One pass over the members (pick) finds the seven fields; unknown keys are reported as before.
   std::optional<Node> field[7];
-  if (!node.pick({"name", "inits", "bounds", "fixed", "auxdata", "sigmas", "factors"}, field))
-    node.check_keys({"name", "inits", "bounds", "fixed", "auxdata", "sigmas", "factors"}, "a parameter configuration", problems);
+  pick_fields(node, {"name", "inits", "bounds", "fixed", "auxdata", "sigmas", "factors"}, field, "a parameter configuration", problems);
   problems.check([&] { p.name = nonempty_name(node.required(field[0], "name")); });
   auto nonempty_numbers = [&](const Node& v, const char* what) {
     std::vector<double> out = v.as_numbers();
@@ -466,15 +471,14 @@ std::optional<Measurement> read_measurement(const Node& node, ErrorCollector& pr
   m.pointer = node.pointer();
   expect_object(node, "a measurement");
   std::optional<Node> field[2];
-  if (!node.pick({"name", "config"}, field)) node.check_keys({"name", "config"}, "a measurement", problems);
+  pick_fields(node, {"name", "config"}, field, "a measurement", problems);
   problems.check([&] { m.name = nonempty_name(node.required(field[0], "name")); });
-  std::optional<Node> config;
-  problems.check([&] { config = node.required(field[1], "config"); });
+  std::optional<Node> config = required(node, field[1], "config", problems);
   if (config) {
     problems.check([&] {
       expect_object(*config, "a measurement config");
       std::optional<Node> cfield[2];
-      if (!config->pick({"poi", "parameters"}, cfield)) config->check_keys({"poi", "parameters"}, "a measurement config", problems);
+      pick_fields(*config, {"poi", "parameters"}, cfield, "a measurement config", problems);
       problems.check([&] { m.poi = name_string(config->required(cfield[0], "poi")); });
       if (const auto& params = cfield[1]) {
         std::set<std::string> names;
